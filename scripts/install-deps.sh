@@ -8,6 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev            # oneDNN: CPU matmul / convolution backend
+  ocl-icd-opencl-dev opencl-headers  # Debian's oneDNN CMake package requires OpenCL to be findable
   libeigen3-dev          # Eigen: small host-side linear algebra (reference helpers)
   libfmt-dev             # fmt: error messages and CLI formatting
   nlohmann-json3-dev     # nlohmann/json: config.json, safetensors headers, index files

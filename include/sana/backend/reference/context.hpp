@@ -12,15 +12,19 @@ namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 namespace reference {
 /// The reference backend has no state; the context exists so every op has the same signature.
-struct Context {};
+struct Context {
+  using backend_type = reference_backend;
+};
 } // namespace reference
 
 namespace detail {
-/// 64-byte aligned host allocation shared by the host backends.
+/// Host allocation shared by the host backends, aligned like device memory (256 bytes) so
+/// workspace offsets keep the same alignment on every backend.
+inline constexpr std::size_t host_alignment = 256;
 inline void* host_allocate(std::size_t bytes) {
-  if (bytes == 0) bytes = 64;
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
+  if (bytes == 0) bytes = host_alignment;
+  const std::size_t rounded = (bytes + host_alignment - 1) / host_alignment * host_alignment;
+  void* p = std::aligned_alloc(host_alignment, rounded);
   if (!p) throw std::bad_alloc();
   return p;
 }

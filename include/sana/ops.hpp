@@ -1,0 +1,7 @@
+/// @file
+/// Umbrella for the generic ops.
+#pragma once
+
+#include "sana/ops/conv2d.hpp"
+#include "sana/ops/elementwise.hpp"
+#include "sana/ops/linear.hpp"
