@@ -3,7 +3,7 @@
 #   1. installs the dependencies from Debian's archive,
 #   2. builds everything (CUDA whenever nvcc exists, oneDNN backend) and runs every CTest test
 #      except those labelled slow (CUDA tests skip with a message where no GPU is present),
-#   3. rebuilds the CPU tests under AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests,
+#   3. rebuilds the CPU tests under AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit and parity tests,
 #   4. runs the safetensors fuzzer for a bounded time.
 # Options: --no-sanitize (skip 3), --no-fuzz (skip 4), --fuzz-seconds N (default 60).
 set -euo pipefail
@@ -34,7 +34,7 @@ if [ "$sanitize" = 1 ]; then
     -DSANA_BUILD_BENCHMARKS=OFF -DSANA_BUILD_EXAMPLES=OFF
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+    ctest --test-dir build-asan -L 'unit|parity' --output-on-failure -j "$jobs"
 fi
 
 if [ "$fuzz" = 1 ] && [ -x scripts/fuzz.sh ]; then
