@@ -9,9 +9,9 @@ inline namespace SANA_ABI_NAMESPACE {
 
 using dnnl::memory;
 
-void kernels<onednn_backend>::conv2d(onednn::Context& ctx, const Conv2dDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const Conv2dDesc& d) {
   auto& c = ctx.impl();
-  if (!onednn::has_dnnl_type(d.dtype)) return reference::conv2d(d);
+  if (!onednn::has_dnnl_type(d.dtype)) return reference::run(d);
   const auto dt = onednn::to_dnnl(d.dtype);
   const memory::desc x_md({d.n, d.c_in, d.h, d.w}, dt, memory::format_tag::nchw);
   const memory::desc y_md({d.n, d.c_out, d.h_out, d.w_out}, dt, memory::format_tag::nchw);
@@ -45,7 +45,7 @@ void kernels<onednn_backend>::conv2d(onednn::Context& ctx, const Conv2dDesc& d) 
                                                          dil, pad_l, pad_r);
     return dnnl::primitive(dnnl::convolution_forward::primitive_desc(desc, attr, c.engine));
   });
-  if (!prim) return reference::conv2d(d);
+  if (!prim) return reference::run(d);
 
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(x_md, c.engine, const_cast<void*>(d.x))},
                                        {DNNL_ARG_WEIGHTS, memory(w_md, c.engine, const_cast<void*>(d.weight))},

@@ -23,12 +23,12 @@ bool overlapping_strides(const RawTensor& t) {
 }
 } // namespace
 
-void kernels<onednn_backend>::binary(onednn::Context& ctx, const BinaryDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const BinaryDesc& d) {
   auto& c = ctx.impl();
   // oneDNN broadcasts size-1 dims; explicit stride-0 dims of full size and aliasing are left to the reference.
   if (overlapping_strides(d.a) || overlapping_strides(d.b) || !onednn::has_dnnl_type(d.out.dtype) ||
       (d.out.data == d.b.data && d.b.numel() != d.out.numel()))
-    return reference::binary(d);
+    return reference::run(d);
   dnnl::algorithm alg = dnnl::algorithm::binary_add;
   switch (d.op) {
     case BinaryOp::Add: alg = dnnl::algorithm::binary_add; break;
@@ -41,7 +41,7 @@ void kernels<onednn_backend>::binary(onednn::Context& ctx, const BinaryDesc& d) 
   RawTensor a = d.a, b = d.b;
   if (a.numel() != d.out.numel()) {
     if (d.op == BinaryOp::Add || d.op == BinaryOp::Mul) std::swap(a, b);
-    if (a.numel() != d.out.numel()) return reference::binary(d);
+    if (a.numel() != d.out.numel()) return reference::run(d);
   }
   const auto a_md = md_of(a), b_md = md_of(b), o_md = md_of(d.out);
   const std::string key = "binary:" + std::to_string(static_cast<int>(d.op)) + onednn::dims_key(a) + "|" +
@@ -49,20 +49,20 @@ void kernels<onednn_backend>::binary(onednn::Context& ctx, const BinaryDesc& d) 
   dnnl::primitive* prim = c.get(key, [&] {
     return dnnl::primitive(dnnl::binary::primitive_desc(dnnl::binary::desc(alg, a_md, b_md, o_md), c.engine));
   });
-  if (!prim) return reference::binary(d);
+  if (!prim) return reference::run(d);
   onednn::execute(c, *prim,
                   {{DNNL_ARG_SRC_0, memory(a_md, c.engine, a.data)},
                    {DNNL_ARG_SRC_1, memory(b_md, c.engine, b.data)},
                    {DNNL_ARG_DST, memory(o_md, c.engine, d.out.data)}});
 }
 
-void kernels<onednn_backend>::activation(onednn::Context& ctx, const ActivationDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const ActivationDesc& d) {
   auto& c = ctx.impl();
   if (d.act == Activation::None) {
     if (d.x != d.y) std::memcpy(d.y, d.x, static_cast<std::size_t>(d.n) * dtype_size(d.dtype));
     return;
   }
-  if (!onednn::has_dnnl_type(d.dtype)) return reference::activation(d);
+  if (!onednn::has_dnnl_type(d.dtype)) return reference::run(d);
   dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
   float alpha = 0.0f;
   switch (d.act) {
@@ -78,22 +78,22 @@ void kernels<onednn_backend>::activation(onednn::Context& ctx, const ActivationD
     return dnnl::primitive(dnnl::eltwise_forward::primitive_desc(
         dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, 0.0f), c.engine));
   });
-  if (!prim) return reference::activation(d);
+  if (!prim) return reference::run(d);
   onednn::execute(c, *prim,
                   {{DNNL_ARG_SRC, memory(md, c.engine, const_cast<void*>(d.x))}, {DNNL_ARG_DST, memory(md, c.engine, d.y)}});
 }
 
-void kernels<onednn_backend>::copy(onednn::Context& ctx, const CopyDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const CopyDesc& d) {
   auto& c = ctx.impl();
   if (!onednn::has_dnnl_type(d.src.dtype) || !onednn::has_dnnl_type(d.dst.dtype) || overlapping_strides(d.src) ||
       overlapping_strides(d.dst) || d.src.rank == 0)
-    return reference::copy(d);
+    return reference::run(d);
   const auto s_md = md_of(d.src), d_md = md_of(d.dst);
   const std::string key = "copy:" + onednn::dims_key(d.src) + "|" + onednn::dims_key(d.dst);
   dnnl::primitive* prim = c.get(key, [&] {
     return dnnl::primitive(dnnl::reorder(dnnl::reorder::primitive_desc(c.engine, s_md, c.engine, d_md)));
   });
-  if (!prim) return reference::copy(d);
+  if (!prim) return reference::run(d);
   onednn::execute(c, *prim,
                   {{DNNL_ARG_FROM, memory(s_md, c.engine, d.src.data)}, {DNNL_ARG_TO, memory(d_md, c.engine, d.dst.data)}});
 }

@@ -10,9 +10,9 @@ inline namespace SANA_ABI_NAMESPACE {
 
 using dnnl::memory;
 
-void kernels<onednn_backend>::gemm(onednn::Context& ctx, const GemmDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const GemmDesc& d) {
   auto& c = ctx.impl();
-  if (!onednn::has_dnnl_type(d.dtype)) return reference::gemm(d);
+  if (!onednn::has_dnnl_type(d.dtype)) return reference::run(d);
   const auto dt = onednn::to_dnnl(d.dtype);
   // A batch stride of 0 is a broadcast: oneDNN expresses it as a batch dimension of 1.
   const memory::dim ba = d.stride_a == 0 ? 1 : d.batch, bb = d.stride_b == 0 ? 1 : d.batch;
@@ -46,7 +46,7 @@ void kernels<onednn_backend>::gemm(onednn::Context& ctx, const GemmDesc& d) {
     auto desc = bias_in_primitive ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
     return dnnl::primitive(dnnl::matmul::primitive_desc(desc, attr, c.engine));
   });
-  if (!prim) return reference::gemm(d);
+  if (!prim) return reference::run(d);
 
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, memory(a_md, c.engine, const_cast<void*>(d.a))},

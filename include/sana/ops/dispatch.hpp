@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "sana/backend/descriptors.hpp"
-#include "sana/backend/reference/kernels.hpp"
+#include "sana/backend/reference/kernels.hpp"  // reference::run overloads for every op
 #include "sana/backend/traits.hpp"
 
 namespace sana {
@@ -22,46 +22,20 @@ using space_of = space_t<backend_of<Ctx>>;
 
 namespace ops::detail {
 
-template <class B> concept has_gemm = requires(context_t<B>& c, const GemmDesc& d) { kernels<B>::gemm(c, d); };
-template <class B> concept has_conv2d = requires(context_t<B>& c, const Conv2dDesc& d) { kernels<B>::conv2d(c, d); };
-template <class B> concept has_binary = requires(context_t<B>& c, const BinaryDesc& d) { kernels<B>::binary(c, d); };
-template <class B>
-concept has_activation = requires(context_t<B>& c, const ActivationDesc& d) { kernels<B>::activation(c, d); };
-template <class B> concept has_lincomb = requires(context_t<B>& c, const LincombDesc& d) { kernels<B>::lincomb(c, d); };
-template <class B> concept has_copy = requires(context_t<B>& c, const CopyDesc& d) { kernels<B>::copy(c, d); };
+/// Whether backend B's kernel table has an entry for descriptor type Desc.
+template <class B, class Desc>
+concept has_kernel = requires(context_t<B>& c, const Desc& d) { kernels<B>::run(c, d); };
 
-template <class B>
-inline constexpr bool can_fall_back = is_host_backend_v<B>;
-
-template <class B>
-void run(context_t<B>& ctx, const GemmDesc& d) {
-  if constexpr (has_gemm<B>) kernels<B>::gemm(ctx, d);
-  else { static_assert(can_fall_back<B>, "backend has no gemm kernel"); reference::gemm(d); }
-}
-template <class B>
-void run(context_t<B>& ctx, const Conv2dDesc& d) {
-  if constexpr (has_conv2d<B>) kernels<B>::conv2d(ctx, d);
-  else { static_assert(can_fall_back<B>, "backend has no conv2d kernel"); reference::conv2d(d); }
-}
-template <class B>
-void run(context_t<B>& ctx, const BinaryDesc& d) {
-  if constexpr (has_binary<B>) kernels<B>::binary(ctx, d);
-  else { static_assert(can_fall_back<B>, "backend has no binary kernel"); reference::binary(d); }
-}
-template <class B>
-void run(context_t<B>& ctx, const ActivationDesc& d) {
-  if constexpr (has_activation<B>) kernels<B>::activation(ctx, d);
-  else { static_assert(can_fall_back<B>, "backend has no activation kernel"); reference::activation(d); }
-}
-template <class B>
-void run(context_t<B>& ctx, const LincombDesc& d) {
-  if constexpr (has_lincomb<B>) kernels<B>::lincomb(ctx, d);
-  else { static_assert(can_fall_back<B>, "backend has no lincomb kernel"); reference::lincomb(d); }
-}
-template <class B>
-void run(context_t<B>& ctx, const CopyDesc& d) {
-  if constexpr (has_copy<B>) kernels<B>::copy(ctx, d);
-  else { static_assert(can_fall_back<B>, "backend has no copy kernel"); reference::copy(d); }
+/// Runs the op described by `d` on backend B: its own kernel if it has one, else (host backends
+/// only) the reference kernel `reference::run(d)`. A device backend without the kernel does not compile.
+template <class B, class Desc>
+void run(context_t<B>& ctx, const Desc& d) {
+  if constexpr (has_kernel<B, Desc>) {
+    kernels<B>::run(ctx, d);
+  } else {
+    static_assert(is_host_backend_v<B>, "this device backend has no kernel for the descriptor type (see the error's Desc)");
+    reference::run(d);
+  }
 }
 
 /// Rows of a (..., K) view collapse to one (M, K) matrix with row stride `ld` and unit column stride.

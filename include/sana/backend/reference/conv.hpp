@@ -55,7 +55,7 @@ void conv2d_typed(const Conv2dDesc& d) {
 }
 } // namespace detail
 
-inline void conv2d(const Conv2dDesc& d) {
+inline void run(const Conv2dDesc& d) {
   dispatch_float(d.dtype, "conv2d", [&](auto tag) { detail::conv2d_typed<decltype(tag)>(d); });
 }
 

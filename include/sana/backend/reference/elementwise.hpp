@@ -55,7 +55,7 @@ inline std::array<std::int64_t, kMaxRank> broadcast_strides(const RawTensor& t) 
 }
 } // namespace detail
 
-inline void binary(const BinaryDesc& d) {
+inline void run(const BinaryDesc& d) {
   dispatch_float(d.out.dtype, "binary", [&](auto tag) {
     using T = decltype(tag);
     const T* a = static_cast<const T*>(d.a.data);
@@ -69,7 +69,7 @@ inline void binary(const BinaryDesc& d) {
   });
 }
 
-inline void activation(const ActivationDesc& d) {
+inline void run(const ActivationDesc& d) {
   dispatch_float(d.dtype, "activation", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(d.x);
@@ -78,7 +78,7 @@ inline void activation(const ActivationDesc& d) {
   });
 }
 
-inline void lincomb(const LincombDesc& d) {
+inline void run(const LincombDesc& d) {
   dispatch_float(d.dtype, "lincomb", [&](auto tag) {
     using T = decltype(tag);
     T* y = static_cast<T*>(d.y);
@@ -90,7 +90,7 @@ inline void lincomb(const LincombDesc& d) {
   });
 }
 
-inline void copy(const CopyDesc& d) {
+inline void run(const CopyDesc& d) {
   dispatch_any(d.src.dtype, "copy", [&](auto stag) {
     using S = decltype(stag);
     dispatch_any(d.dst.dtype, "copy", [&](auto dtag) {

@@ -51,7 +51,7 @@ void gemm_typed(const GemmDesc& d) {
 }
 } // namespace detail
 
-inline void gemm(const GemmDesc& d) {
+inline void run(const GemmDesc& d) {
   dispatch_float(d.dtype, "gemm", [&](auto tag) { detail::gemm_typed<decltype(tag)>(d); });
 }
 

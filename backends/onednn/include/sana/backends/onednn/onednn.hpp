@@ -59,11 +59,11 @@ struct backend_traits<onednn_backend> {
 /// implement on this CPU (e.g. a dtype without hardware support), so results never depend on it.
 template <>
 struct kernels<onednn_backend> {
-  static void gemm(onednn::Context&, const GemmDesc&);
-  static void conv2d(onednn::Context&, const Conv2dDesc&);
-  static void binary(onednn::Context&, const BinaryDesc&);
-  static void activation(onednn::Context&, const ActivationDesc&);
-  static void copy(onednn::Context&, const CopyDesc&);
+  static void run(onednn::Context&, const GemmDesc&);
+  static void run(onednn::Context&, const Conv2dDesc&);
+  static void run(onednn::Context&, const BinaryDesc&);
+  static void run(onednn::Context&, const ActivationDesc&);
+  static void run(onednn::Context&, const CopyDesc&);
 };
 
 } // namespace SANA_ABI_NAMESPACE
