@@ -66,7 +66,7 @@ int main() {
       d.c = dc;
       d.ldc = n;
       d.act = act;
-      K::gemm(ctx, d);
+      K::run(ctx, d);
       const auto c = download(ctx, dc, m * n);
       double err_formula = 0, err_erf = 0;
       for (int i = 0; i < m; ++i) {
@@ -107,7 +107,7 @@ int main() {
       d.ldc = n;
       d.bias = dbias;
       d.act = act;
-      const double s = seconds_per_call(ctx, [&] { K::gemm(ctx, d); }, 20);
+      const double s = seconds_per_call(ctx, [&] { K::run(ctx, d); }, 20);
       const float c0 = static_cast<float>(download(ctx, dc, 1)[0]);
       std::printf("bf16 linear %ldx%ld->%ld act=%d: %.3f ms, %.0f TFLOP/s, c[0]=%g (pre-act %g)\n", m, k, n,
                   static_cast<int>(act), s * 1e3, 2.0 * m * n * k / s / 1e12, c0, 0.01 * 0.02 * k + 0.1);
@@ -127,7 +127,7 @@ int main() {
     d.a = d.b = da;
     d.c = dc;
     d.lda = d.ldb = d.ldc = N;
-    const double s = seconds_per_call(ctx, [&] { K::gemm(ctx, d); }, 10);
+    const double s = seconds_per_call(ctx, [&] { K::run(ctx, d); }, 10);
     std::printf("f32 gemm 2048^3: %.3f ms, %.1f TFLOP/s\n", s * 1e3, 2.0 * N * N * N / s / 1e12);
     Traits::deallocate(da);
     Traits::deallocate(dc);
@@ -147,7 +147,7 @@ int main() {
     d.x = x;
     d.weight = w;
     d.y = y;
-    double s = seconds_per_call(ctx, [&] { K::conv2d(ctx, d); }, 5);
+    double s = seconds_per_call(ctx, [&] { K::run(ctx, d); }, 5);
     std::printf("conv2d 3x3 256->256 @128^2 bf16: %.3f ms (%.2f TFLOP/s); y[0]=%g (expect %g)\n", s * 1e3,
                 2.0 * 256 * 256 * 9 * 128 * 128 / s / 1e12, static_cast<float>(download(ctx, y, 1)[0]),
                 0.5 * 0.01 * 256 * 4);
@@ -166,7 +166,7 @@ int main() {
     e.x = x2;
     e.weight = w2;
     e.y = y2;
-    s = seconds_per_call(ctx, [&] { K::conv2d(ctx, e); }, 10);
+    s = seconds_per_call(ctx, [&] { K::run(ctx, e); }, 10);
     std::printf("depthwise 3x3 4480ch @32^2 x2 bf16: %.3f ms (%.0f GB/s)\n", s * 1e3, 2.0 * 2 * 4480 * 1024 * 2 / s / 1e9);
     for (void* p : {static_cast<void*>(x), static_cast<void*>(w), static_cast<void*>(y), static_cast<void*>(x2),
                     static_cast<void*>(w2), static_cast<void*>(y2)})
@@ -183,12 +183,12 @@ int main() {
     b.a = {da, DType::BF16, 2, {R, C}, {C, 1}};
     b.b = {drow, DType::BF16, 2, {1, C}, {C, 1}};
     b.out = {dout, DType::BF16, 2, {R, C}, {C, 1}};
-    double s = seconds_per_call(ctx, [&] { K::binary(ctx, b); }, 20);
+    double s = seconds_per_call(ctx, [&] { K::run(ctx, b); }, 20);
     std::printf("binary add, row broadcast: %.3f ms (%.0f GB/s)\n", s * 1e3, 2.0 * R * C * 2 / s / 1e9);
     CopyDesc cp;
     cp.src = {da, DType::BF16, 2, {C, R}, {1, C}};
     cp.dst = {dout, DType::BF16, 2, {C, R}, {R, 1}};
-    s = seconds_per_call(ctx, [&] { K::copy(ctx, cp); }, 20);
+    s = seconds_per_call(ctx, [&] { K::run(ctx, cp); }, 20);
     std::printf("copy, transpose: %.3f ms (%.0f GB/s)\n", s * 1e3, 2.0 * R * C * 2 / s / 1e9);
     LincombDesc l;
     l.dtype = DType::BF16;
@@ -197,7 +197,7 @@ int main() {
     l.x = {da, dout, da};
     l.coef = {1.0f, 2.0f, 3.0f};
     l.y = dout;
-    s = seconds_per_call(ctx, [&] { K::lincomb(ctx, l); }, 20);
+    s = seconds_per_call(ctx, [&] { K::run(ctx, l); }, 20);
     std::printf("lincomb, 3 terms: %.3f ms (%.0f GB/s)\n", s * 1e3, 4.0 * R * C * 2 / s / 1e9);
     Traits::deallocate(da);
     Traits::deallocate(drow);

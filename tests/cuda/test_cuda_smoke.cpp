@@ -173,9 +173,9 @@ TEST_CASE("cuda: gemm", "[cuda]") {
         d.b = db.ptr + off;
         d.c = dc.ptr + off;
         d.bias = cs.bias ? dbias.ptr + off : nullptr;
-        sana::kernels<sana::cuda_backend>::gemm(ctx, d);
+        sana::kernels<sana::cuda_backend>::run(ctx, d);
         check_close(expect, dc.get(), 2e-6 * static_cast<double>(k));
-        sana::kernels<sana::cuda_backend>::gemm(ctx, d);  // second call: cached plan
+        sana::kernels<sana::cuda_backend>::run(ctx, d);  // second call: cached plan
         CHECK(ctx.plan_count() >= 1);
       }
       SECTION("bf16") {
@@ -193,7 +193,7 @@ TEST_CASE("cuda: gemm", "[cuda]") {
         d.b = db.ptr + off;
         d.c = dc.ptr + off;
         d.bias = cs.bias ? dbias.ptr + off : nullptr;
-        sana::kernels<sana::cuda_backend>::gemm(ctx, d);
+        sana::kernels<sana::cuda_backend>::run(ctx, d);
         std::vector<float> got;
         for (auto v : dc.get()) got.push_back(static_cast<float>(v));
         check_close(expect_b, got, 8e-3);
@@ -238,7 +238,7 @@ TEST_CASE("cuda: conv2d", "[cuda]") {
   d.weight = dw.ptr;
   d.bias = db.ptr;
   d.y = dy.ptr;
-  sana::kernels<sana::cuda_backend>::conv2d(ctx, d);
+  sana::kernels<sana::cuda_backend>::run(ctx, d);
   check_close(expect, dy.get(), 1e-6);
 
   SECTION("dense 3x3, padding 1, dilation 1, SiLU") {
@@ -257,7 +257,7 @@ TEST_CASE("cuda: conv2d", "[cuda]") {
     e.weight = dw3.ptr;
     e.bias = nullptr;
     e.y = dy3.ptr;
-    sana::kernels<sana::cuda_backend>::conv2d(ctx, e);
+    sana::kernels<sana::cuda_backend>::run(ctx, e);
     std::vector<double> ex(9);
     for (int oy = 0; oy < 3; ++oy)
       for (int ox = 0; ox < 3; ++ox) {
@@ -284,18 +284,18 @@ TEST_CASE("cuda: binary, activation, lincomb, copy", "[cuda]") {
     d.a = {a.ptr, DType::F32, 2, {2, 3}, {3, 1}};
     d.b = {row.ptr, DType::F32, 2, {1, 3}, {3, 1}};
     d.out = {out.ptr, DType::F32, 2, {2, 3}, {3, 1}};
-    K::binary(ctx, d);
+    K::run(ctx, d);
     CHECK(out.get() == std::vector<float>{-9, -18, -27, -6, -15, -24});
     d.op = sana::BinaryOp::Div;
     d.b = {col.ptr, DType::F32, 2, {2, 1}, {1, 1}};
-    K::binary(ctx, d);
+    K::run(ctx, d);
     CHECK(out.get() == std::vector<float>{0.5f, 1.0f, 1.5f, 1.0f, 1.25f, 1.5f});
     // a read transposed (strides {1, 2} of a 3x2 buffer), times a stride-0 scalar.
     DeviceBuffer<float> two(ctx, {2});
     d.op = sana::BinaryOp::Mul;
     d.a = {a.ptr, DType::F32, 2, {2, 3}, {1, 2}};
     d.b = {two.ptr, DType::F32, 2, {2, 3}, {0, 0}};
-    K::binary(ctx, d);
+    K::run(ctx, d);
     CHECK(out.get() == std::vector<float>{2, 6, 10, 4, 8, 12});
   }
 
@@ -303,7 +303,7 @@ TEST_CASE("cuda: binary, activation, lincomb, copy", "[cuda]") {
     const std::vector<float> xs = {-3.0f, -1.5f, -0.5f, 0.0f, 0.7f, 1.5f, 2.0f, 3.0f};
     for (Activation act : {Activation::ReLU, Activation::SiLU, Activation::GELUTanh}) {
       DeviceBuffer<float> x(ctx, xs);
-      K::activation(ctx, {act, DType::F32, static_cast<std::int64_t>(xs.size()), x.ptr, x.ptr});
+      K::run(ctx, {act, DType::F32, static_cast<std::int64_t>(xs.size()), x.ptr, x.ptr});
       std::vector<double> ex;
       for (float v : xs) ex.push_back(act_ref(act, v));
       check_close(ex, x.get(), 2e-6);
@@ -319,7 +319,7 @@ TEST_CASE("cuda: binary, activation, lincomb, copy", "[cuda]") {
     d.x = {x0.ptr, x1.ptr};
     d.coef = {2.0f, -4.0f};
     d.y = x0.ptr;
-    K::lincomb(ctx, d);
+    K::run(ctx, d);
     std::vector<float> got;
     for (auto v : x0.get()) got.push_back(static_cast<float>(v));
     CHECK(got == std::vector<float>{0.0f, 3.0f, 10.0f});
@@ -331,7 +331,7 @@ TEST_CASE("cuda: binary, activation, lincomb, copy", "[cuda]") {
     sana::CopyDesc d;
     d.src = {src.ptr, DType::F32, 2, {3, 2}, {1, 3}};  // src^T viewed as (3,2)
     d.dst = {dst.ptr, DType::BF16, 2, {3, 2}, {2, 1}};
-    K::copy(ctx, d);
+    K::run(ctx, d);
     std::vector<float> got;
     for (auto v : dst.get()) got.push_back(static_cast<float>(v));
     CHECK(got == std::vector<float>{1, 4, 2, 5, 3, 6});
@@ -340,7 +340,7 @@ TEST_CASE("cuda: binary, activation, lincomb, copy", "[cuda]") {
     DeviceBuffer<float> f(ctx, std::vector<float>(3));
     d.src = {h.ptr, DType::F16, 1, {3}, {1}};
     d.dst = {f.ptr, DType::F32, 1, {3}, {1}};
-    K::copy(ctx, d);
+    K::run(ctx, d);
     CHECK(f.get() == std::vector<float>{0.5f, -2.0f, 65504.0f});
   }
   ctx.synchronize();

@@ -199,7 +199,7 @@ void check_rank(const RawTensor& t, int rank, const char* op, const char* name) 
 
 using namespace cuda::detail;
 
-void kernels<cuda_backend>::binary(cuda::Context& ctx, const BinaryDesc& d) {
+void kernels<cuda_backend>::run(cuda::Context& ctx, const BinaryDesc& d) {
   check(d.out.rank >= 0 && d.out.rank <= kMaxRank, "binary", "rank ", d.out.rank, " outside [0, ", kMaxRank, "]");
   check_rank(d.a, d.out.rank, "binary", "a");
   check_rank(d.b, d.out.rank, "binary", "b");
@@ -218,7 +218,7 @@ void kernels<cuda_backend>::binary(cuda::Context& ctx, const BinaryDesc& d) {
   dispatch_float(d.out.dtype, "binary", [&](auto tag) { binary_typed<decltype(tag)>(s, d, it); });
 }
 
-void kernels<cuda_backend>::activation(cuda::Context& ctx, const ActivationDesc& d) {
+void kernels<cuda_backend>::run(cuda::Context& ctx, const ActivationDesc& d) {
   check(d.n >= 0, "activation", "negative n ", d.n);
   if (d.n == 0) return;
   const cudaStream_t s = cuda::stream_of(ctx);
@@ -230,7 +230,7 @@ void kernels<cuda_backend>::activation(cuda::Context& ctx, const ActivationDesc&
   });
 }
 
-void kernels<cuda_backend>::lincomb(cuda::Context& ctx, const LincombDesc& d) {
+void kernels<cuda_backend>::run(cuda::Context& ctx, const LincombDesc& d) {
   check(d.n >= 0, "lincomb", "negative n ", d.n);
   check(d.terms >= 0 && d.terms <= kMaxLincombTerms, "lincomb", "terms ", d.terms, " outside [0, ", kMaxLincombTerms,
         "]");
@@ -249,7 +249,7 @@ void kernels<cuda_backend>::lincomb(cuda::Context& ctx, const LincombDesc& d) {
   });
 }
 
-void kernels<cuda_backend>::copy(cuda::Context& ctx, const CopyDesc& d) {
+void kernels<cuda_backend>::run(cuda::Context& ctx, const CopyDesc& d) {
   check(d.dst.rank >= 0 && d.dst.rank <= kMaxRank, "copy", "rank ", d.dst.rank, " outside [0, ", kMaxRank, "]");
   if (d.dst.numel() == 0) return;
   // Like the reference: walk dst's sizes, reading src through its own strides.

@@ -197,7 +197,7 @@ void validate(const GemmDesc& g) {
 }
 } // namespace
 
-void kernels<cuda_backend>::gemm(cuda::Context& ctx, const GemmDesc& g) {
+void kernels<cuda_backend>::run(cuda::Context& ctx, const GemmDesc& g) {
   validate(g);
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   auto& im = ctx.impl();

@@ -40,6 +40,7 @@ std::string device_name();
 /// Move-only. A Context is not thread-safe: use one per host thread.
 class Context {
 public:
+  using backend_type = cuda_backend;
   /// Selects `device`, creates the stream and the cuBLASLt handle and allocates the workspace.
   /// Throws "[cuda] no CUDA device: ..." when there is none.
   explicit Context(int device = 0);
@@ -90,17 +91,17 @@ template <>
 struct kernels<cuda_backend> {
   /// cuBLASLt (fp32 compute, no TF32). Bias, bias+ReLU and bias+GELU(tanh) fuse into cuBLASLt's
   /// epilogue; SiLU, and any activation with beta != 0, run as a follow-up kernel.
-  static void gemm(cuda::Context& ctx, const GemmDesc& d);
+  static void run(cuda::Context& ctx, const GemmDesc& d);
   /// Direct convolution (NCHW, OIHW), groups / stride / padding / dilation, bias and activation fused.
-  static void conv2d(cuda::Context& ctx, const Conv2dDesc& d);
+  static void run(cuda::Context& ctx, const Conv2dDesc& d);
   /// Broadcasting element-wise add / sub / mul / div over any strides.
-  static void binary(cuda::Context& ctx, const BinaryDesc& d);
+  static void run(cuda::Context& ctx, const BinaryDesc& d);
   /// y = act(x) over n contiguous elements (in place allowed).
-  static void activation(cuda::Context& ctx, const ActivationDesc& d);
+  static void run(cuda::Context& ctx, const ActivationDesc& d);
   /// y = sum_i coef[i] x[i] over n contiguous elements (y may alias any x[i]).
-  static void lincomb(cuda::Context& ctx, const LincombDesc& d);
+  static void run(cuda::Context& ctx, const LincombDesc& d);
   /// Strided copy with dtype conversion between any two dtypes.
-  static void copy(cuda::Context& ctx, const CopyDesc& d);
+  static void run(cuda::Context& ctx, const CopyDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE
