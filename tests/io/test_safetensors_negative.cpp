@@ -2,6 +2,8 @@
 // tensor where there is one, and the defect.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -137,6 +139,10 @@ TEST_CASE("files shorter than the length field, and empty files", "[io][safetens
   SANA_REQUIRE_ERROR(sana::io::SafetensorsFile::open(dir / "absent.safetensors"), "[absent.safetensors]",
                      "cannot open");
   SANA_REQUIRE_ERROR(sana::io::SafetensorsFile::open(dir.path), "is not a regular file");
+  // A FIFO must be refused, not block the reader forever.
+  REQUIRE(::mkfifo((dir / "fifo.safetensors").c_str(), 0600) == 0);
+  SANA_REQUIRE_ERROR(sana::io::SafetensorsFile::open(dir / "fifo.safetensors"), "[fifo.safetensors]",
+                     "is not a regular file");
 }
 
 TEST_CASE("requests that do not match the stored tensor", "[io][safetensors][negative]") {

@@ -37,6 +37,7 @@
 #include "sana/core/tensor.hpp"
 #include "sana/core/tensor_view.hpp"
 #include "sana/io/mapped_file.hpp"
+#include "sana/io/messages.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
@@ -119,49 +120,7 @@ static_assert([] {
   return true;
 }(), "stored_dtype_table must be indexed by StoredDType");
 
-// ---- message helpers -----------------------------------------------------------------------------
-
 namespace detail {
-/// Renders untrusted text for an error message: control bytes (and, unless `utf8_ok`, every
-/// non-ASCII byte) become \xHH and long text is cut, so a hostile name cannot flood or garble logs.
-inline std::string printable(std::string_view s, bool utf8_ok = true, std::size_t max_bytes = 160) {
-  bool cut = false;
-  if (s.size() > max_bytes) {
-    std::size_t n = max_bytes;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0u) == 0x80u) --n;  // keep UTF-8 sequences whole
-    s = s.substr(0, n);
-    cut = true;
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8_ok)) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  if (cut) out += "...";
-  return out;
-}
-/// 'name', made printable.
-inline std::string quote_name(std::string_view s) { return "'" + printable(s) + "'"; }
-
-/// "(8, 8)" for a runtime shape; "()" for a scalar.
-inline std::string dims_string(std::span<const std::int64_t> dims) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(dims[i]);
-  }
-  if (dims.size() == 1) s += ',';
-  return s + ")";
-}
-
 inline std::uint64_t read_u64_le(const std::byte* p) {
   std::uint64_t v;
   std::memcpy(&v, p, 8);  // host is little-endian (asserted above)
@@ -369,12 +328,9 @@ private:
     check(seen_ & 2, where_, "tensor ", n, ": missing 'shape'");
     check(seen_ & 4, where_, "tensor ", n, ": missing 'data_offsets'");
 
-    std::int64_t numel = 1;
-    for (std::int64_t d : cur_.shape) {
-      if (d != 0 && numel > std::numeric_limits<std::int64_t>::max() / d)
-        fail(where_, "tensor ", n, ": shape ", dims_string(cur_.shape), " has more than 2^63 elements");
-      numel *= d;
-    }
+    const std::optional<std::int64_t> count = dims_numel(cur_.shape);  // dims are >= 0 by now
+    if (!count) fail(where_, "tensor ", n, ": shape ", dims_string(cur_.shape), " has more than 2^63 elements");
+    const std::int64_t numel = *count;
     const std::uint64_t bits = stored_dtype_bits(cur_.dtype);
     if (static_cast<std::uint64_t>(numel) > std::numeric_limits<std::uint64_t>::max() / bits)
       fail(where_, "tensor ", n, ": shape ", dims_string(cur_.shape), " x ", stored_dtype_name(cur_.dtype),

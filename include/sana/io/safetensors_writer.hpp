@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -112,12 +114,14 @@ public:
     check(detail::valid_utf8(name), where, "tensor name ", detail::quote_name(name), " is not valid UTF-8");
     check(name != "__metadata__", where, "'__metadata__' cannot be a tensor name");
     check(name.find('\0') == std::string::npos, where, "tensor name ", detail::quote_name(name), " contains a NUL");
-    const std::uint64_t numel = static_cast<std::uint64_t>(checked_numel_dyn(shape, name));
+    const std::optional<std::int64_t> count = detail::dims_numel(shape);
+    check(count.has_value(), where, "tensor ", detail::quote_name(name), ": invalid shape ", detail::dims_string(shape));
+    const auto numel = static_cast<std::uint64_t>(*count);
     const std::uint64_t bits = stored_dtype_bits(dtype);
     check(numel <= UINT64_MAX / bits && numel * bits % 8 == 0 && numel * bits / 8 == bytes.size(), where, "tensor ",
           detail::quote_name(name), ": ", bytes.size(), " bytes do not match shape ", detail::dims_string(shape), " x ",
           stored_dtype_name(dtype));
-    for (const auto& t : tensors_) check(t.name != name, where, "duplicate tensor name ", detail::quote_name(name));
+    check(names_.insert(name).second, where, "duplicate tensor name ", detail::quote_name(name));
     tensors_.push_back({std::move(name), dtype, std::move(shape), bytes});
   }
 
@@ -194,16 +198,6 @@ private:
     std::span<const std::byte> bytes;
   };
 
-  static std::int64_t checked_numel_dyn(const std::vector<std::int64_t>& shape, const std::string& name) {
-    std::int64_t n = 1;
-    for (std::int64_t d : shape) {
-      check(d >= 0, "safetensors writer", "tensor ", detail::quote_name(name), ": negative dimension ", d);
-      check(d == 0 || n <= INT64_MAX / d, "safetensors writer", "tensor ", detail::quote_name(name), ": shape overflows");
-      n *= d;
-    }
-    return n;
-  }
-
   /// Data order: widest elements first, then by name, so every tensor starts at a multiple of
   /// its element size (the header is padded to 8 bytes) and zero-copy views are aligned.
   std::vector<const Pending*> data_order() const {
@@ -257,6 +251,7 @@ private:
   }
 
   std::vector<Pending> tensors_;
+  std::set<std::string, std::less<>> names_;
   std::vector<std::pair<std::string, std::string>> metadata_;
 };
 
