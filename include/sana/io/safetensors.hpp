@@ -47,6 +47,9 @@ static_assert(std::endian::native == std::endian::little, "safetensors data is l
 
 /// Largest header we accept (the reference implementation's limit).
 inline constexpr std::uint64_t max_header_bytes = 100'000'000;
+/// Most dimensions a tensor may have: far above any model's, and it keeps a hostile header
+/// from turning 2 bytes of "1," into 8 bytes of shape, 100 MB into 400 MB.
+inline constexpr std::size_t max_rank = 64;
 
 // ---- stored dtypes -------------------------------------------------------------------------------
 
@@ -176,6 +179,8 @@ public:
     if (state_ == state::shape) {
       check(v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), where_, "tensor ",
             name_arg{cur_.name}, ": shape dimension ", v, " does not fit in int64");
+      if (cur_.shape.size() == max_rank)
+        fail(where_, "tensor ", name_arg{cur_.name}, ": shape has more than ", max_rank, " dimensions");
       cur_.shape.push_back(static_cast<std::int64_t>(v));
       return true;
     }
