@@ -1,5 +1,5 @@
 // AutoencoderDC against diffusers fixtures (tools/reference/make_dcae_fixtures.py): decode, encode,
-// tiled decode and tiled encode in fp32 on every compiled host backend; relative L2 <= 1e-4.
+// tiled decode and tiled encode in fp32 on every compiled backend (tiling: host backends); relative L2 <= 1e-4.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -55,9 +55,10 @@ void check_encode(const dcae::AutoencoderDC<B, float>& m, const io::SafetensorsF
 
 using HostBackends = ParityBackends;
 
-TEMPLATE_LIST_TEST_CASE("AutoencoderDC matches diffusers (decode, encode)", "[dcae][fixture]", HostBackends) {
+TEMPLATE_LIST_TEST_CASE("AutoencoderDC matches diffusers (decode, encode)", "[dcae][fixture]", ParityBackends) {
   using B = TestType;
-  if constexpr (is_host_backend_v<B>) {
+  SANA_REQUIRE_BACKEND(B);
+  {
     const std::string name = GENERATE(as<std::string>{}, "diffusers_test", "evit3", "lite_pixel");
     INFO("fixture " << name << " on " << backend_traits<B>::name);
     auto m = load_model<B>(name);

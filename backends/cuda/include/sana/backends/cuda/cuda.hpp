@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "sana/backend/descriptors.hpp"
+#include "sana/backend/descriptors_dcae.hpp"
 #include "sana/backend/tags.hpp"
 #include "sana/backend/traits.hpp"
 #include "sana/core/error.hpp"
@@ -102,6 +103,14 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const LincombDesc& d);
   /// Strided copy with dtype conversion between any two dtypes.
   static void run(cuda::Context& ctx, const CopyDesc& d);
+  /// DC-AE family (dcae.cu): channel RMSNorm, eval BatchNorm, multi-scale linear attention, nearest x2,
+  /// pixel (un)shuffle with channel repeat / average, SiLU GLU.
+  static void run(cuda::Context& ctx, const ChannelRmsNormDesc& d);
+  static void run(cuda::Context& ctx, const BatchNormDesc& d);
+  static void run(cuda::Context& ctx, const MultiscaleAttentionDesc& d);
+  static void run(cuda::Context& ctx, const UpsampleNearest2xDesc& d);
+  static void run(cuda::Context& ctx, const PixelShuffleDesc& d);
+  static void run(cuda::Context& ctx, const GluDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE
