@@ -25,9 +25,9 @@
 #include "sana/io/safetensors_writer.hpp"
 #ifdef SANA_WITH_ONEDNN
 #include "sana/backends/onednn/onednn.hpp"
-using Backend = sana::onednn_backend;
+using RunnerBackend = sana::onednn_backend;
 #else
-using Backend = sana::reference_backend;
+using RunnerBackend = sana::reference_backend;
 #endif
 
 using namespace sana;
@@ -150,13 +150,13 @@ std::pair<bool, dcae::Tiling> tiling_from(const Args& a) {
 
 int decode(const Args& a) {
   check(a.pos.size() == 2, "dcae_runner", "decode needs <model_dir> <latents.safetensors>");
-  context_t<Backend> ctx;
-  auto model = dcae::AutoencoderDC<Backend, float>::from_folder(ctx, a.pos[0], {false, true});
+  context_t<RunnerBackend> ctx;
+  auto model = dcae::AutoencoderDC<RunnerBackend, float>::from_folder(ctx, a.pos[0], {false, true});
   const auto file = io::SafetensorsFile::open(a.pos[1]);
   HostT z = file.load<float, 4>(a.get("--tensor", "latent"));
   if (a.has("--scaled"))
     for (std::int64_t i = 0; i < z.numel(); ++i) z.data()[i] = float(z.data()[i] / model.config.scaling_factor);
-  Workspace<Backend> ws;
+  Workspace<RunnerBackend> ws;
   auto [tiled, t] = tiling_from(a);
   if (a.has("--budget-mib")) {
     t = dcae::tiling_for_budget(model.decoder, z.size(0), z.size(3), std::stoull(a.get("--budget-mib")) << 20);
@@ -170,7 +170,7 @@ int decode(const Args& a) {
     os = {z.size(0), model.config.in_channels, dcae::tiled_decode_extent(z.size(2), t.tile_h / f, t.stride_h / f, f, t.stride_h),
           dcae::tiled_decode_extent(z.size(3), t.tile_w / f, t.stride_w / f, f, t.stride_w)};
   HostT out(os);
-  if constexpr (is_host_backend_v<Backend>) {
+  if constexpr (is_host_backend_v<RunnerBackend>) {
     if (tiled)
       dcae::tiled_decode(model.decoder, ctx, ws, z.view(), out.view(), t);
     else
@@ -205,17 +205,17 @@ int decode(const Args& a) {
 
 int encode(const Args& a) {
   check(a.pos.size() == 2 && a.has("--out"), "dcae_runner", "encode needs <model_dir> <image.png> --out <file>");
-  context_t<Backend> ctx;
-  auto model = dcae::AutoencoderDC<Backend, float>::from_folder(ctx, a.pos[0], {true, false});
+  context_t<RunnerBackend> ctx;
+  auto model = dcae::AutoencoderDC<RunnerBackend, float>::from_folder(ctx, a.pos[0], {true, false});
   HostT x = read_png(a.pos[1]);
   const std::int64_t f = model.config.spatial_compression();
   check(x.size(2) % f == 0 && x.size(3) % f == 0, a.pos[1], "image ", x.size(3), "x", x.size(2),
         " must have sides divisible by ", f);
   HostT z(model.encoder.out_shape(x.shape()));
-  Workspace<Backend> ws;
+  Workspace<RunnerBackend> ws;
   auto [tiled, t] = tiling_from(a);
   tiled = tiled && (x.size(2) > t.tile_h || x.size(3) > t.tile_w);
-  if constexpr (is_host_backend_v<Backend>) {
+  if constexpr (is_host_backend_v<RunnerBackend>) {
     if (tiled)
       dcae::tiled_encode(model.encoder, ctx, ws, x.view(), z.view(), t);
     else
