@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -74,6 +75,9 @@ void write_png(const fs::path& path, const HostT& x, std::int64_t b) {
   std::string tmpl = (path.parent_path() / ("." + path.filename().string() + ".XXXXXX")).string();
   const int fd = mkstemp(tmpl.data());
   check(fd >= 0, path.string(), "cannot create a temporary file beside it");
+  const mode_t mask = umask(0);
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);  // mkstemp creates 0600; give the PNG ordinary file permissions
   FILE* f = fdopen(fd, "wb");
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png ? png_create_info_struct(png) : nullptr;

@@ -134,7 +134,14 @@ struct Decoder {
           shape_string(out_shape(z.shape())));
     auto scope = ws.scope();
     const std::int64_t total = plan_elements(z.shape());
-    detail::TwoEnds<T, space_t<B>> region{ws.template allocate<T, 1>(Shape<1>{total}).data(), total};
+    forward_planned(ctx, ws.template allocate<T, 1>(Shape<1>{total}), z, out);
+  }
+
+  /// forward() in a caller-provided region of at least plan_elements(z.shape()) elements (tiling reuses one).
+  void forward_planned(context_t<B>& ctx, TensorView<T, 1, space_t<B>> plan, ConstView4<B, T> z, View4<B, T> out) const {
+    check(plan.size(0) >= plan_elements(z.shape()), "dcae decoder", "planned region of ", plan.size(0),
+          " elements is smaller than the ", plan_elements(z.shape()), " this latent needs");
+    detail::TwoEnds<T, space_t<B>> region{plan.data(), plan.size(0)};
     bool low = true;
     auto x = region.place(low, conv_in.out_shape(z.shape()));  // (N, C5, h, w)
     conv_in.forward(ctx, z, x);
@@ -237,7 +244,14 @@ struct Encoder {
           shape_string(out_shape(img.shape())));
     auto scope = ws.scope();
     const std::int64_t total = plan_elements(img.shape());
-    detail::TwoEnds<T, space_t<B>> region{ws.template allocate<T, 1>(Shape<1>{total}).data(), total};
+    forward_planned(ctx, ws.template allocate<T, 1>(Shape<1>{total}), img, out);
+  }
+
+  /// forward() in a caller-provided region of at least plan_elements(img.shape()) elements.
+  void forward_planned(context_t<B>& ctx, TensorView<T, 1, space_t<B>> plan, ConstView4<B, T> img, View4<B, T> out) const {
+    check(plan.size(0) >= plan_elements(img.shape()), "dcae encoder", "planned region of ", plan.size(0),
+          " elements is smaller than the ", plan_elements(img.shape()), " this image needs");
+    detail::TwoEnds<T, space_t<B>> region{plan.data(), plan.size(0)};
     bool low = true;
     auto x = region.place(low, first_shape(img.shape()));  // (N, C0, H, W)
     if (in_is_down)

@@ -158,6 +158,8 @@ void tiled_decode(const Decoder<B, T>& dec, context_t<B>& ctx, Workspace<B>& ws,
   T* bottom = ws.template allocate<T, 1>(Shape<1>{detail::TileBlender<T>::bottom_elements(n, c, cn, t.tile_h - t.stride_h, t.tile_w)}).data();
   T* right = ws.template allocate<T, 1>(Shape<1>{detail::TileBlender<T>::right_elements(n, c, t.tile_h, t.tile_w - t.stride_w)}).data();
   detail::TileBlender<T> blender(out, cn, t.tile_h, t.tile_w, t.tile_h - t.stride_h, t.tile_w - t.stride_w, bottom, right);
+  // One planned region for every tile (the first tile is the largest), so tiles allocate nothing.
+  auto plan = ws.template allocate<T, 1>(Shape<1>{dec.plan_elements(Shape<4>{n, lc, std::min(th, h), std::min(tw, w)})});
   std::int64_t oy = 0;
   for (std::size_t ii = 0; ii < rows.size(); ++ii) {
     const std::int64_t i = rows[ii], hh = std::min(th, h - i);
@@ -167,7 +169,7 @@ void tiled_decode(const Decoder<B, T>& dec, context_t<B>& ctx, Workspace<B>& ws,
       TensorView<T, 4, host_space> tile_in(zin, Shape<4>{n, lc, hh, ww});  // (N, latent, hh, ww)
       ops::copy(ctx, z.slice(2, i, hh).slice(3, j, ww), tile_in);
       TensorView<T, 4, host_space> tile_out(dout, Shape<4>{n, c, hh * f, ww * f});  // (N, C, hh*f, ww*f)
-      dec.forward(ctx, ws, tile_in, tile_out);
+      dec.forward_planned(ctx, plan, tile_in, tile_out);
       blender.add(tile_out, static_cast<std::int64_t>(ii), static_cast<std::int64_t>(jj), t.stride_h, t.stride_w, oy, ox);
       ox += std::min(t.stride_w, ww * f);
     }
@@ -197,6 +199,8 @@ void tiled_encode(const Encoder<B, T>& enc, context_t<B>& ctx, Workspace<B>& ws,
   T* bottom = ws.template allocate<T, 1>(Shape<1>{detail::TileBlender<T>::bottom_elements(n, lc, cn, lth - lsh, ltw)}).data();
   T* right = ws.template allocate<T, 1>(Shape<1>{detail::TileBlender<T>::right_elements(n, lc, lth, ltw - lsw)}).data();
   detail::TileBlender<T> blender(out, cn, lth, ltw, lth - lsh, ltw - lsw, bottom, right);
+  const std::int64_t first_h = (std::min(t.tile_h, H) + f - 1) / f * f, first_w = (std::min(t.tile_w, W) + f - 1) / f * f;
+  auto plan = ws.template allocate<T, 1>(Shape<1>{enc.plan_elements(Shape<4>{n, c, first_h, first_w})});
   std::int64_t oy = 0;
   for (std::size_t ii = 0; ii < rows.size(); ++ii) {
     const std::int64_t i = rows[ii], hh = std::min(t.tile_h, H - i), ph = (hh + f - 1) / f * f;
@@ -207,7 +211,7 @@ void tiled_encode(const Encoder<B, T>& enc, context_t<B>& ctx, Workspace<B>& ws,
       std::fill(xin, xin + tile_in.numel(), T{});
       ops::copy(ctx, img.slice(2, i, hh).slice(3, j, ww), tile_in.slice(2, 0, hh).slice(3, 0, ww));
       TensorView<T, 4, host_space> tile_out(lout, Shape<4>{n, lc, ph / f, pw / f});  // (N, latent, ph/f, pw/f)
-      enc.forward(ctx, ws, tile_in, tile_out);
+      enc.forward_planned(ctx, plan, tile_in, tile_out);
       blender.add(tile_out, static_cast<std::int64_t>(ii), static_cast<std::int64_t>(jj), lsh, lsw, oy, ox);
       ox += std::min(lsw, pw / f);
     }
