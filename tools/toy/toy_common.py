@@ -64,8 +64,8 @@ def train_triples() -> list[tuple[str, str, str]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Rendering
 # ----------------------------------------------------------------------------------------------------------------
-SIZES = (11, 14, 17)          # object extent (bounding-box width = height) in pixels
-OFFSETS = (-4, 0, 4)          # centre offsets from the image centre (both axes)
+SIZES = (14, 17, 20)          # object extent (bounding-box width = height) in pixels
+OFFSETS = (-3, 0, 3)          # centre offsets from the image centre (both axes)
 SUPERSAMPLE = 4
 
 
@@ -116,7 +116,7 @@ def nearest_colour(rgb) -> str:
 
 
 def classify_fill(fill: float) -> str:
-    # circle pi/4 = 0.785, square 1.0, triangle 0.5
+    """Shape from the fill ratio of the bounding box alone (exact renders): circle pi/4, square 1, triangle 1/2."""
     if fill >= 0.92:
         return "square"
     if fill >= 0.665:
@@ -124,30 +124,53 @@ def classify_fill(fill: float) -> str:
     return "triangle"
 
 
+def classify_profile(cov: np.ndarray) -> tuple[str, dict]:
+    """Shape from the soft coverage inside the object's bounding box (robust to blurred edges).
+
+    top/bottom: mean coverage of the top third vs the bottom third of the box rows (upright triangle ~0.2, circle and
+    square ~1); corners: mean coverage of the four corner cells (each 1/4 x 1/4 of the box; square ~1, circle ~0.1).
+    """
+    h, w = cov.shape
+    t3 = max(1, h // 3)
+    top, bot = float(cov[:t3].mean()), float(cov[-t3:].mean())
+    ch, cw = max(1, h // 4), max(1, w // 4)
+    corners = float(np.mean([cov[:ch, :cw].mean(), cov[:ch, -cw:].mean(), cov[-ch:, :cw].mean(), cov[-ch:, -cw:].mean()]))
+    feats = {"fill": float(cov.mean()), "top_bottom": top / max(bot, 1e-6), "corners": corners}
+    if feats["top_bottom"] < 0.6:
+        return "triangle", feats
+    if corners >= 0.5:
+        return "square", feats
+    return "circle", feats
+
+
 def analyse(img: np.ndarray) -> dict:
-    """img: HxWx3 uint8 (or float in [0,1]). Returns detected background, object colour, shape and fill ratio."""
+    """img: HxWx3 uint8 (or float in [0,1]). Returns detected background, object colour, shape and shape features."""
     a = np.asarray(img)
     if a.dtype != np.uint8:
         a = np.clip(np.rint(a * 255.0), 0, 255)
     a = a.astype(np.float64)
-    H, W, _ = a.shape
     border = np.concatenate([a[:2].reshape(-1, 3), a[-2:].reshape(-1, 3), a[:, :2].reshape(-1, 3), a[:, -2:].reshape(-1, 3)])
     bg_rgb = np.median(border, axis=0)
     dist = np.sqrt(((a - bg_rgb[None, None]) ** 2).sum(-1))
     mask = dist > 60.0
     out = {"background": nearest_colour(bg_rgb), "object": None, "shape": None, "fill": 0.0, "area": int(mask.sum())}
-    if mask.sum() < 20:
+    if mask.sum() < 12:
         return out
-    out["object"] = nearest_colour(np.median(a[mask], axis=0))
-    ys, xs = np.nonzero(mask)
-    # robust bounding box (ignores a few stray pixels)
-    y0, y1 = np.percentile(ys, [0.5, 99.5])
-    x0, x1 = np.percentile(xs, [0.5, 99.5])
-    y0, y1, x0, x1 = int(np.floor(y0)), int(np.ceil(y1)), int(np.floor(x0)), int(np.ceil(x1))
-    box = mask[y0:y1 + 1, x0:x1 + 1]
-    fill = float(box.mean()) if box.size else 0.0
-    out["fill"] = fill
-    out["shape"] = classify_fill(fill)
+    # object colour: median of the clearly-object pixels (the farther half of the mask from the background)
+    core = mask & (dist >= np.median(dist[mask]))
+    fg_rgb = np.median(a[core], axis=0)
+    out["object"] = nearest_colour(fg_rgb)
+    # soft coverage: projection of (pixel - bg) onto (fg - bg)
+    d = fg_rgb - bg_rgb
+    cov = np.clip(((a - bg_rgb[None, None]) * d[None, None]).sum(-1) / max(float(d @ d), 1e-6), 0.0, 1.0)
+    ys, xs = np.nonzero(cov >= 0.5)
+    if len(ys) < 6:
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+    box = cov[y0:y1 + 1, x0:x1 + 1]
+    out["shape"], feats = classify_profile(box)
+    out.update(feats)
+    out["shape_by_fill"] = classify_fill(float((box >= 0.5).mean()))
     return out
 
 
