@@ -31,12 +31,12 @@ import toy_common as tc  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def prompt_set(n_seen: int) -> list[tuple[tuple[str, str, str], bool]]:
+def prompt_set(n_seen: int, held_out_seeds: int) -> list[tuple[tuple[str, str, str], bool]]:
     rng = np.random.default_rng(1234)
     seen = tc.train_triples()
     pick = rng.permutation(len(seen))[:n_seen]
     out = [(seen[i], False) for i in sorted(pick)]
-    out += [(t, True) for t in tc.HELD_OUT]
+    out += [(t, True) for _ in range(held_out_seeds) for t in tc.HELD_OUT]
     return out
 
 
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=4.5)
     ap.add_argument("--flow-shift", type=float, default=None, help="override the scheduler's flow_shift (sweeps)")
     ap.add_argument("--n-seen", type=int, default=40, help="number of training triples to include")
+    ap.add_argument("--held-out-seeds", type=int, default=4, help="images (seeds) per held-out triple")
     ap.add_argument("--template", type=int, default=0, help="caption template index (tools/toy/toy_common.py)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=16)
@@ -65,7 +66,7 @@ def main() -> None:
     H = W = pipe.transformer.config.sample_size * pipe.vae_scale_factor
     C = pipe.transformer.config.in_channels
     f = pipe.vae_scale_factor
-    items = prompt_set(a.n_seen)
+    items = prompt_set(a.n_seen, a.held_out_seeds)
     t0 = time.time()
     results, images = [], []
     for i in range(0, len(items), a.batch):

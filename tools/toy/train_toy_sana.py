@@ -510,6 +510,9 @@ def stage_export(a) -> None:
     pipe.save_pretrained(str(out), safe_serialization=True)
     # SentencePiece model beside the HF files (the C++ tokenizer reads tokenizer.model)
     shutil.copy(a.work / "tokenizer" / "tokenizer.model", out / "tokenizer" / "tokenizer.model")
+    # same explicit tokenizer config / special tokens map as written by the tokenizer stage
+    for fn in ("tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(a.work / "tokenizer_hf" / fn, out / "tokenizer" / fn)
     # verify: diffusers loads it back and generates
     pipe2 = SanaPipeline.from_pretrained(str(out))
     g = torch.Generator().manual_seed(0)
