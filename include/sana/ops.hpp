@@ -5,3 +5,4 @@
 #include "sana/ops/conv2d.hpp"
 #include "sana/ops/elementwise.hpp"
 #include "sana/ops/linear.hpp"
+#include "sana/ops/text.hpp"

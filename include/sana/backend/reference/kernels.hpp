@@ -7,3 +7,4 @@
 #include "sana/backend/reference/conv.hpp"
 #include "sana/backend/reference/elementwise.hpp"
 #include "sana/backend/reference/gemm.hpp"
+#include "sana/backend/reference/text.hpp"
