@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "sana/backend/descriptors.hpp"
+#include "sana/backend/descriptors_text.hpp"
 #include "sana/backend/tags.hpp"
 #include "sana/backend/traits.hpp"
 #include "sana/core/error.hpp"
@@ -102,6 +103,12 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const LincombDesc& d);
   /// Strided copy with dtype conversion between any two dtypes.
   static void run(cuda::Context& ctx, const CopyDesc& d);
+  /// Text encoder (descriptors_text.hpp): embedding rows · scale (an out-of-range id gives a NaN row),
+  /// Gemma RMSNorm, rotate-half RoPE, soft-capped masked attention softmax.
+  static void run(cuda::Context& ctx, const EmbeddingLookupDesc& d);
+  static void run(cuda::Context& ctx, const GemmaRmsNormDesc& d);
+  static void run(cuda::Context& ctx, const RotaryEmbeddingDesc& d);
+  static void run(cuda::Context& ctx, const AttentionSoftmaxDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE
