@@ -81,7 +81,12 @@ public:
           check(tok.is_object() && tok.contains("content") && tok["content"].is_string(), cfg.name(),
                 "added_tokens_decoder['", id_text, "'] has no string 'content'");
           const std::string content = tok["content"].get<std::string>();
-          const std::int64_t id = std::stoll(id_text);
+          std::int64_t id = -1;
+          try {
+            id = std::stoll(id_text);
+          } catch (const std::exception&) {
+            fail(cfg.name(), "added_tokens_decoder key '", id_text, "' is not a token id");
+          }
           check(id >= 0 && id < t.vocab_size(), cfg.name(), "added token '", content, "' has id ", id, " outside the vocabulary of ",
                 t.vocab_size());
           if (!content.empty()) t.added_.emplace_back(content, id);
