@@ -57,8 +57,46 @@ void BM_Gemma2Layers(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The text ops alone at the 500-token shapes of one layer (they run as the reference loops on this backend).
+template <class T>
+void BM_AttentionSoftmax(benchmark::State& state) {
+  const std::int64_t t = state.range(0);
+  onednn::Context ctx;
+  Tensor<T, 4, onednn_backend> s({1, 8, t, t});
+  for (std::int64_t i = 0; i < s.numel(); ++i) s.data()[i] = convert<T>(float(i % 97) * 0.01f);
+  std::vector<std::int64_t> mask(static_cast<std::size_t>(t), 1);
+  const TensorView<const std::int64_t, 2> mv(mask.data(), {1, t});
+  for (auto _ : state) {
+    ops::attention_softmax<onednn::Context, T>(ctx, s.view(), mv, {50.0f, true, 0});
+    benchmark::DoNotOptimize(s.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(2.0 * s.bytes() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class T>
+void BM_RmsNormAndRope(benchmark::State& state) {
+  const std::int64_t t = state.range(0);
+  onednn::Context ctx;
+  Tensor<T, 2, onednn_backend> x({t, 2304});
+  Tensor<T, 1, onednn_backend> w({2304});
+  Tensor<T, 4, onednn_backend> q({1, t, 8, 256});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] = convert<T>(float(i % 13) * 0.1f);
+  for (std::int64_t i = 0; i < w.numel(); ++i) w.data()[i] = convert<T>(0.01f);
+  for (std::int64_t i = 0; i < q.numel(); ++i) q.data()[i] = convert<T>(float(i % 7) * 0.1f);
+  for (auto _ : state) {
+    ops::gemma_rms_norm<onednn::Context, T, 2>(ctx, x.view(), w.view(), x.view(), 1e-6f);
+    ops::rotary_embedding<onednn::Context, T>(ctx, q.view(), 10000.0f);
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(2.0 * double(x.bytes() + q.bytes()) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 } // namespace
 
+BENCHMARK_TEMPLATE(BM_AttentionSoftmax, float)->Arg(500)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_AttentionSoftmax, bf16)->Arg(500)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RmsNormAndRope, float)->Arg(500)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RmsNormAndRope, bf16)->Arg(500)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_Gemma2Layers, float)->Arg(300)->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Gemma2Layers, bf16)->Arg(300)->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_MAIN();
