@@ -143,7 +143,7 @@ def encode_prompt_fixture(tok_dir, model, out_file):
 
     tok = AutoTokenizer.from_pretrained(tok_dir)
     pipe = SanaPipeline(tokenizer=tok, text_encoder=model, vae=None, transformer=None, scheduler=None)
-    prompts = ["A cat sleeping on a sunny windowsill", "  一只可爱的小猫 🐱 ", " ".join(["Red fox in the snow"] * 80)]
+    prompts = ["A cat sleeping on a sunny windowsill", "  一只可爱的小猫 🐱 ", " ".join(["Red fox in the snow"] * 80), "   "]
     with torch.no_grad():
         pe, pm, ne, nm = pipe.encode_prompt(prompts, do_classifier_free_guidance=True, negative_prompt="",
                                             num_images_per_prompt=1, device=torch.device("cpu"),
