@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 #include <cstring>
 #include <random>
 #include <span>
@@ -59,10 +60,10 @@ std::array<double, 2> velocity(double x, double y, double t) {
   return {vx / total, vy / total};
 }
 
-/// The exact ODE map from time `t_start` to 0, by classical RK4 in double.
-std::vector<double> reference(const std::vector<double>& start, double t_start, int steps) {
+/// The exact ODE map from time `t_start` to `t_end`, by classical RK4 in double.
+std::vector<double> reference(const std::vector<double>& start, double t_start, int steps, double t_end = 0.0) {
   std::vector<double> out = start;
-  const double h = -t_start / steps;
+  const double h = (t_end - t_start) / steps;
   for (std::size_t p = 0; p < out.size(); p += 2) {
     double x = out[p], y = out[p + 1];
     for (int k = 0; k < steps; ++k) {
@@ -86,12 +87,12 @@ std::vector<double> reference(const std::vector<double>& start, double t_start, 
 /// offset would hide the convergence.
 template <class Solver>
 double sampler_error(const Solver& solver, const std::vector<double>& noise) {
-  static std::vector<std::pair<float, std::vector<double>>> cache;
-  const float t0 = solver.sigmas()[0];
+  static std::vector<std::tuple<float, float, std::vector<double>>> cache;
+  const float t0 = solver.sigmas().front(), t1 = solver.sigmas().back();
   const std::vector<double>* exact = nullptr;
-  for (const auto& [t, ref] : cache)
-    if (t == t0) exact = &ref;
-  if (!exact) exact = &cache.emplace_back(t0, reference(noise, t0, 4000)).second;
+  for (const auto& [a, b, ref] : cache)
+    if (a == t0 && b == t1) exact = &ref;
+  if (!exact) exact = &std::get<2>(cache.emplace_back(t0, t1, reference(noise, t0, 4000, t1)));
   std::vector<double> x = noise;
   // The model time of the flow samplers is 1000·σ (truncated for Flow-DPM); the exact field is
   // evaluated at the step's σ, as a trained model conditioned on the timestep would be.
@@ -118,8 +119,9 @@ struct Row {
 /// Prints the table for one flow shift; returns the fitted orders, one per row.
 std::vector<double> convergence_table(double shift, const std::vector<double>& noise) {
   const std::vector<int> steps = {10, 20, 40, 80, 160, 320};
-  std::vector<Row> rows = {{"flow-euler", {}}, {"flow-dpm order 1", {}}, {"flow-dpm order 2", {}},
-                           {"flow-dpm order 3", {}}};
+  std::vector<Row> rows = {{"flow-euler", {}},         {"flow-dpm order 1", {}},
+                           {"flow-dpm order 2", {}},   {"flow-dpm order 3", {}},
+                           {"dpm-2, logSNR grid", {}}, {"dpm-3, logSNR grid", {}}};
   for (int n : steps) {
     ss::FlowEuler euler({.shift = shift});
     euler.set_timesteps(n);
@@ -128,6 +130,18 @@ std::vector<double> convergence_table(double shift, const std::vector<double>& n
       ss::FlowDpmSolver dpm({.order = order, .shift = shift});
       dpm.set_timesteps(n);
       rows[static_cast<std::size_t>(order)].errors.push_back(sampler_error(dpm, noise));
+    }
+    // The same solvers on a grid uniform in log-SNR λ = ln((1−σ)/σ) ending at σ_min = 0.01: every
+    // step is O(1/N) in λ, so the solver's own order shows without the grid's end effects.
+    for (int order = 2; order <= 3; ++order) {
+      ss::FlowDpmSolver dpm({.order = order, .shift = shift, .final_sigma = ss::FinalSigma::sigma_min});
+      dpm.set_timesteps(2);  // only to read the first sigma and σ_min
+      const double l0 = std::log((1 - dpm.sigmas().front()) / dpm.sigmas().front());
+      const double s_end = dpm.sigmas().back(), l1 = std::log((1 - s_end) / s_end);
+      std::vector<double> grid(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) grid[static_cast<std::size_t>(i)] = 1.0 / (1.0 + std::exp(l0 + (l1 - l0) * i / n));
+      dpm.set_sigmas(grid);
+      rows[static_cast<std::size_t>(order + 2)].errors.push_back(sampler_error(dpm, noise));
     }
   }
   std::printf("\nflow shift %.0f: mean distance to the exact ODE map (observed order)\n", shift);
@@ -173,8 +187,10 @@ int main(int argc, char** argv) {
   const std::vector<double> plain = convergence_table(1.0, noise);
   convergence_table(3.0, noise);  // Sana's shift
   std::printf(
-      "\nWith shift 3 the Flow-DPM grid spends O(1) steps in log-SNR at both ends (its first\n"
-      "sigma is shift(0.999)), so the second-order rate only emerges for N >> 1000.\n"
+      "\nThe Sana grid (uniform in shifted sigma, ending at 0) keeps O(1) steps in log-SNR near\n"
+      "sigma = 0 however large N is, so the multistep solvers approach their order slowly there;\n"
+      "on a log-SNR-uniform grid (to sigma_min, compared with the exact map to sigma_min) they\n"
+      "show their order directly.\n"
       "SCM is left out: it re-noises between steps and expects a TrigFlow consistency model,\n"
       "so it is not a discretisation of this ODE.\n");
 
@@ -189,5 +205,6 @@ int main(int argc, char** argv) {
   expect("flow-euler", plain[0], 0.7, 1.4);
   expect("flow-dpm order 1", plain[1], 0.7, 1.4);
   expect("flow-dpm order 2", plain[2], 1.6, 2.6);
+  expect("dpm-2 on a log-SNR grid", plain[4], 1.8, 2.3);
   return ok ? 0 : 1;
 }

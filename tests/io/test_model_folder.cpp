@@ -87,6 +87,13 @@ TEST_CASE("single-file folders and the choice of file", "[io][folder]") {
   std::filesystem::remove(d / "two" / "b.safetensors");
   CHECK(io::ModelFolder::open(d / "two").source_name() == "two/a.safetensors");
 
+  // Shards may be symlinks, as in the Hugging Face cache.
+  std::filesystem::create_directories(d / "blobs");
+  std::filesystem::create_directory(d / "linked");
+  write_shard(d / "blobs" / "abc123", {"y"}, 4.f);
+  std::filesystem::create_symlink("../blobs/abc123", d / "linked" / "model.safetensors");
+  CHECK(io::ModelFolder::open(d / "linked").view<float, 2>("y", {2, 2})(1, 0) == 4.f);
+
   std::filesystem::create_directory(d / "none");
   SANA_REQUIRE_ERROR(io::ModelFolder::open(d / "none"), "[none]", "no *.safetensors file and no index");
   SANA_REQUIRE_ERROR(io::ModelFolder::open(d / "missing"), "[missing]", "is not a directory");

@@ -2,6 +2,8 @@
 // tensor where there is one, and the defect.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -24,6 +26,8 @@ struct BadFile {
 
 std::vector<BadFile> bad_files() {
   const std::string ok = R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
+  std::string ones65 = "1";  // a shape of 65 ones: one element, one dimension too many
+  for (int i = 1; i < 65; ++i) ones65 += ",1";
   return {
       // A valid file cut short inside its header.
       {"truncated", ok.substr(0, 12), 0, static_cast<std::int64_t>(ok.size()),
@@ -55,6 +59,8 @@ std::vector<BadFile> bad_files() {
        {"tensor 'w'", "shape dimension 2.5 is not an integer"}},
       {"dim_beyond_int64", R"({"w":{"dtype":"U8","shape":[9223372036854775808],"data_offsets":[0,0]}})", 0, -1,
        {"tensor 'w'", "does not fit in int64"}},
+      {"rank_too_big", R"({"w":{"dtype":"U8","shape":[)" + ones65 + R"(],"data_offsets":[0,1]}})", 1, -1,
+       {"tensor 'w'", "shape has more than 64 dimensions"}},
       {"numel_overflow", R"({"w":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0, -1,
        {"tensor 'w'", "(4294967296, 4294967296) has more than 2^63 elements"}},
       {"bytes_overflow", R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0, -1,
@@ -137,6 +143,10 @@ TEST_CASE("files shorter than the length field, and empty files", "[io][safetens
   SANA_REQUIRE_ERROR(sana::io::SafetensorsFile::open(dir / "absent.safetensors"), "[absent.safetensors]",
                      "cannot open");
   SANA_REQUIRE_ERROR(sana::io::SafetensorsFile::open(dir.path), "is not a regular file");
+  // A FIFO must be refused, not block the reader forever.
+  REQUIRE(::mkfifo((dir / "fifo.safetensors").c_str(), 0600) == 0);
+  SANA_REQUIRE_ERROR(sana::io::SafetensorsFile::open(dir / "fifo.safetensors"), "[fifo.safetensors]",
+                     "is not a regular file");
 }
 
 TEST_CASE("requests that do not match the stored tensor", "[io][safetensors][negative]") {

@@ -24,7 +24,7 @@
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
 #include "sana/io/mapped_file.hpp"
-#include "sana/io/safetensors.hpp"
+#include "sana/io/messages.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {

@@ -47,7 +47,7 @@ public:
   static MappedFile open(const std::filesystem::path& path, std::string_view where) {
     int fd;
     do {
-      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block us; S_ISREG rejects it
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) fail(where, "cannot open '", path.string(), "': ", std::strerror(errno));
     struct fd_closer {

@@ -73,9 +73,11 @@ public:
     const std::string index_suffix = ".safetensors.index" + v + ".json";
     const std::string file_suffix = v + ".safetensors";
     std::vector<std::string> indexes, files;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      if (!entry.is_regular_file(ec)) continue;
-      const std::string n = entry.path().filename().string();
+    std::filesystem::directory_iterator it(dir, ec);
+    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      std::error_code type_ec;  // follows symlinks (the Hugging Face cache links to blobs)
+      if (!it->is_regular_file(type_ec)) continue;
+      const std::string n = it->path().filename().string();
       if (detail::ends_with(n, index_suffix)) indexes.push_back(n);
       else if (detail::ends_with(n, file_suffix)) files.push_back(n);
     }
@@ -115,33 +117,30 @@ public:
   const SafetensorsFile& file_of(std::string_view key) const { return shards_[refs_[require(key)].shard]; }
 
   /// The entry for `key`, marked used; throws "[source] tensor 'key' not found" when absent.
-  const TensorEntry& at(std::string_view key) {
-    const std::size_t i = require(key);
-    used_[i] = true;
-    return entry(i);
-  }
+  const TensorEntry& at(std::string_view key) { return entry(use(key)); }
   void mark_used(std::string_view key) { (void)at(key); }
 
+  /// Zero-copy view (see `view_tensor`); errors name the shard file.
   template <Element T, std::size_t Rank>
   TensorView<const T, Rank, host_space> view(std::string_view key, const Shape<Rank>& expected) {
-    const TensorEntry& e = at(key);
-    return view_tensor<T>(file_of(key).name(), e, expected);
+    const std::size_t i = use(key);
+    return view_tensor<T>(shards_[refs_[i].shard].name(), entry(i), expected);
   }
   template <Element T, std::size_t Rank>
   Tensor<T, Rank, reference_backend> load(std::string_view key, const Shape<Rank>& expected) {
-    const TensorEntry& e = at(key);
-    return load_tensor<T>(file_of(key).name(), e, expected);
+    const std::size_t i = use(key);
+    return load_tensor<T>(shards_[refs_[i].shard].name(), entry(i), expected);
   }
   /// `load("blocks.0.attn1.to_q.weight", view)`: converting copy with the view's shape.
   template <Element T, std::size_t Rank>
   void load(std::string_view key, const TensorView<T, Rank, host_space>& dst) {
-    const TensorEntry& e = at(key);
-    load_tensor_into(file_of(key).name(), e, dst);
+    const std::size_t i = use(key);
+    load_tensor_into(shards_[refs_[i].shard].name(), entry(i), dst);
   }
   template <Element T, std::size_t Rank>
   BorrowedOrOwned<T, Rank> borrow_or_load(std::string_view key, const Shape<Rank>& expected) {
-    const TensorEntry& e = at(key);
-    return io::borrow_or_load<T>(file_of(key).name(), e, expected);
+    const std::size_t i = use(key);
+    return io::borrow_or_load<T>(shards_[refs_[i].shard].name(), entry(i), expected);
   }
 
   /// Every key, sorted.
@@ -182,6 +181,11 @@ private:
       else hi = mid;
     }
     return lo < refs_.size() && entry(lo).name == key ? lo : npos;
+  }
+  std::size_t use(std::string_view key) {
+    const std::size_t i = require(key);
+    used_[i] = true;
+    return i;
   }
   std::size_t require(std::string_view key) const {
     const std::size_t i = index_of(key);
