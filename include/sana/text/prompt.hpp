@@ -12,6 +12,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/core/utf8.hpp"
 #include "sana/text/lowercase_table.hpp"
 
 namespace sana {
@@ -143,8 +144,12 @@ inline std::string python_strip(std::string_view s) {
   return std::string(s.substr(begin, end - begin));
 }
 
-/// diffusers `_text_preprocessing` with clean_caption=False: `text.lower().strip()`.
-inline std::string preprocess_prompt(std::string_view prompt) { return python_strip(python_lower(prompt)); }
+/// diffusers `_text_preprocessing` with clean_caption=False: `text.lower().strip()`. The prompt must be
+/// valid UTF-8 (a Python str always is).
+inline std::string preprocess_prompt(std::string_view prompt) {
+  check(valid_utf8(prompt), "prompt", "prompt is not valid UTF-8");
+  return python_strip(python_lower(prompt));
+}
 
 /// Token window of SanaPipeline._get_gemma_prompt_embeds: the tokenizer's max_length for a prompt.
 /// With CHI (chi_tokens = len(tokenizer.encode(chi)), BOS included): chi_tokens + max_sequence_length − 2.
