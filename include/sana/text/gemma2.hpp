@@ -250,7 +250,12 @@ public:
       ops::gemma_rms_norm<Ctx, T, 2>(ctx, o, L.post_attention_layernorm.view(), o, eps);        // (Bt·L, C)
       ops::add<Ctx, T, 2>(ctx, h, o, h);                                                        // (Bt·L, C)
       ops::gemma_rms_norm<Ctx, T, 2>(ctx, h, L.pre_feedforward_layernorm.view(), xn, eps);      // (Bt·L, C)
-      ops::linear<Ctx, T, 2>(ctx, xn, L.gate_proj.view(), gate, Activation::GELUTanh);          // (Bt·L, F)
+      if constexpr (std::is_same_v<T, float>) {
+        ops::linear<Ctx, T, 2>(ctx, xn, L.gate_proj.view(), gate, Activation::GELUTanh);        // (Bt·L, F)
+      } else {  // PyTorch rounds gate(x) to T before the GELU; so do we in 16-bit types
+        ops::linear<Ctx, T, 2>(ctx, xn, L.gate_proj.view(), gate);                              // (Bt·L, F)
+        ops::activation<Ctx, T, 2>(ctx, gate, gate, Activation::GELUTanh);                      // (Bt·L, F)
+      }
       ops::linear<Ctx, T, 2>(ctx, xn, L.up_proj.view(), up);                                    // (Bt·L, F)
       ops::mul<Ctx, T, 2>(ctx, gate, up, gate);                                                 // (Bt·L, F)
       ops::linear<Ctx, T, 2>(ctx, gate, L.down_proj.view(), o);                                 // (Bt·L, C)
