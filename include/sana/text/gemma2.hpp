@@ -144,7 +144,8 @@ public:
   using space = space_t<B>;
   using Ctx = context_t<B>;
 
-  explicit Gemma2Encoder(Gemma2Config config) : config_(std::move(config)), embed_tokens_({config_.vocab_size, config_.hidden_size}), norm_({config_.hidden_size}) {
+  explicit Gemma2Encoder(Gemma2Config config)
+      : config_(std::move(config)), embed_tokens_({config_.vocab_size, config_.hidden_size}), norm_({config_.hidden_size}) {
     if (config_.sliding_layers.empty()) config_.fill_default_layer_types();
     layers_.reserve(static_cast<std::size_t>(config_.num_hidden_layers));
     for (std::int64_t i = 0; i < config_.num_hidden_layers; ++i) layers_.emplace_back(config_);
@@ -229,20 +230,27 @@ public:
       for (std::int64_t b = 0; b < bt; ++b) {
         for (std::int64_t j = 0; j < hkv; ++j) {
           // The `group` query heads of KV head j: one batched GEMM with K broadcast (batch stride 0).
-          TensorView<const T, 3, space> qg(q.data() + b * q.stride(0) + j * group * hd, {group, len, hd}, {hd, hq * hd, 1});      // (G, L, D)
-          TensorView<const T, 3, space> kt(k.data() + b * k.stride(0) + j * hd, {group, hd, len}, {0, 1, hkv * hd});               // (G, D, L)
-          TensorView<T, 3, space> sg(scores.data() + (b * hq + j * group) * len * len, {group, len, len});                        // (G, L, L)
+          const TensorView<const T, 3, space> qg(q.data() + b * q.stride(0) + j * group * hd, {group, len, hd},
+                                                 {hd, hq * hd, 1});                          // (G, L, D)
+          const TensorView<const T, 3, space> kt(k.data() + b * k.stride(0) + j * hd, {group, hd, len},
+                                                 {0, 1, hkv * hd});                          // (G, D, L)
+          const TensorView<T, 3, space> sg(scores.data() + (b * hq + j * group) * len * len,
+                                           {group, len, len});                               // (G, L, L)
           ops::matmul<Ctx, T>(ctx, qg, kt, sg, scale);
         }
       }
       const bool sliding = c.sliding_layers[li] && c.sliding_window > 0;
-      ops::attention_softmax<Ctx, T>(ctx, scores, mask,
-                                     {static_cast<float>(c.attn_logit_softcapping), true, sliding ? c.sliding_window : 0});  // (Bt, Hq, L, L)
+      const ops::AttentionMasking masking{static_cast<float>(c.attn_logit_softcapping), true,
+                                          sliding ? c.sliding_window : 0};
+      ops::attention_softmax<Ctx, T>(ctx, scores, mask, masking);                                // (Bt, Hq, L, L)
       for (std::int64_t b = 0; b < bt; ++b) {
         for (std::int64_t j = 0; j < hkv; ++j) {
-          TensorView<const T, 3, space> pg(scores.data() + (b * hq + j * group) * len * len, {group, len, len});                  // (G, L, L)
-          TensorView<const T, 3, space> vg(v.data() + b * v.stride(0) + j * hd, {group, len, hd}, {0, hkv * hd, 1});               // (G, L, D)
-          TensorView<T, 3, space> og(attn.data() + b * attn.stride(0) + j * group * hd, {group, len, hd}, {hd, hq * hd, 1});         // (G, L, D)
+          const TensorView<const T, 3, space> pg(scores.data() + (b * hq + j * group) * len * len,
+                                                 {group, len, len});                         // (G, L, L)
+          const TensorView<const T, 3, space> vg(v.data() + b * v.stride(0) + j * hd, {group, len, hd},
+                                                 {0, hkv * hd, 1});                          // (G, L, D)
+          const TensorView<T, 3, space> og(attn.data() + b * attn.stride(0) + j * group * hd, {group, len, hd},
+                                           {hd, hq * hd, 1});                                // (G, L, D)
           ops::matmul<Ctx, T>(ctx, pg, vg, og);
         }
       }
