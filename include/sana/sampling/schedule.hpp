@@ -42,7 +42,7 @@ inline std::vector<double> numpy_linspace(double start, double stop, int num) {
 
 /// torch.linspace(start, stop, num) for float32 as its scalar and CUDA kernels compute it: the
 /// first half counts up from `start`, the second half down from `stop`, all in float32.
-/// (torch's AVX CPU kernel differs by an ulp for more than 16 points.)
+/// (torch's vectorised CPU kernel can differ from it by an ulp or two.)
 inline std::vector<float> torch_linspace_f32(double start, double stop, int num) {
   check(num >= 1, "linspace", "needs at least 1 point, got ", num);
   const float s = static_cast<float>(start);
