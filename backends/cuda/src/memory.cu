@@ -1,0 +1,45 @@
+/// @file
+/// `backend_traits<cuda_backend>`: device allocation and host <-> device transfers.
+
+#include "context_impl.hpp"
+
+namespace sana {
+inline namespace SANA_ABI_NAMESPACE {
+
+using Traits = backend_traits<cuda_backend>;
+
+void* Traits::allocate(std::size_t bytes) {
+  if (bytes == 0) bytes = 256;  // a zero-byte request still gets a distinct, freeable pointer
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    fail("cuda", "cudaMalloc(", bytes, " bytes) failed: ", cudaGetErrorName(e), ": ", cudaGetErrorString(e));
+  }
+  return p;
+}
+
+void Traits::deallocate(void* p) noexcept {
+  if (p) (void)cudaFree(p);
+}
+
+void Traits::upload(context_type& ctx, void* dst, const void* host_src, std::size_t bytes) {
+  if (bytes == 0) return;
+  const cudaStream_t s = cuda::stream_of(ctx);
+  SANA_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, s));
+  // The source may be pinned memory, for which the copy is truly asynchronous; wait so the caller
+  // may free or reuse it on return.
+  SANA_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void Traits::download(context_type& ctx, void* host_dst, const void* dev_src, std::size_t bytes) {
+  if (bytes == 0) return;
+  const cudaStream_t s = cuda::stream_of(ctx);
+  SANA_CUDA_CHECK(cudaMemcpyAsync(host_dst, dev_src, bytes, cudaMemcpyDeviceToHost, s));
+  SANA_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void Traits::synchronize(context_type& ctx) { ctx.synchronize(); }
+
+} // namespace SANA_ABI_NAMESPACE
+} // namespace sana
