@@ -1,0 +1,260 @@
+/// @file
+/// `SafetensorsWriter`: writes host tensors (f32, f16, bf16, i32, i64, u8) and string metadata as
+/// a safetensors file, atomically: the bytes go to a temporary file in the target directory,
+/// which is fsynced and renamed over the target, so readers see the old file or the complete new
+/// one, never a partial file; on any error the temporary file is removed.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sana/core/config.hpp"
+#include "sana/core/dtype.hpp"
+#include "sana/core/error.hpp"
+#include "sana/core/tensor_view.hpp"
+#include "sana/io/safetensors.hpp"
+
+namespace sana {
+inline namespace SANA_ABI_NAMESPACE {
+namespace io {
+
+namespace detail {
+/// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+inline bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0u) == 0xC0u) len = 2, cp = c & 0x1Fu;
+    else if ((c & 0xF0u) == 0xE0u) len = 3, cp = c & 0x0Fu;
+    else if ((c & 0xF8u) == 0xF0u) len = 4, cp = c & 0x07u;
+    else return false;
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0u) != 0x80u) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    static constexpr std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+/// Appends `s` as a JSON string literal.
+inline void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
+inline bool write_all(int fd, const std::byte* p, std::size_t n) {
+  while (n > 0) {
+    const ::ssize_t w = ::write(fd, p, std::min<std::size_t>(n, std::size_t{1} << 30));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+} // namespace detail
+
+/// Collects tensors (not copied: their memory must stay valid until `write`) and metadata.
+class SafetensorsWriter {
+public:
+  /// Adds a contiguous host tensor under `name`.
+  template <class T, std::size_t Rank>
+    requires Element<std::remove_const_t<T>>
+  void add(std::string name, const TensorView<T, Rank, host_space>& view) {
+    check(view.is_contiguous(), "safetensors writer", "tensor ", detail::quote_name(name), " must be contiguous");
+    std::vector<std::int64_t> shape(view.shape().begin(), view.shape().end());
+    add_raw(std::move(name), to_stored_dtype(dtype_of_v<std::remove_const_t<T>>), std::move(shape),
+            std::as_bytes(std::span(view.data(), static_cast<std::size_t>(view.numel()))));
+  }
+
+  /// Adds raw little-endian bytes of any stored dtype; `bytes` must match shape x dtype.
+  void add_raw(std::string name, StoredDType dtype, std::vector<std::int64_t> shape, std::span<const std::byte> bytes) {
+    constexpr std::string_view where = "safetensors writer";
+    check(detail::valid_utf8(name), where, "tensor name ", detail::quote_name(name), " is not valid UTF-8");
+    check(name != "__metadata__", where, "'__metadata__' cannot be a tensor name");
+    check(name.find('\0') == std::string::npos, where, "tensor name ", detail::quote_name(name), " contains a NUL");
+    const std::optional<std::int64_t> count = detail::dims_numel(shape);
+    check(count.has_value(), where, "tensor ", detail::quote_name(name), ": invalid shape ", detail::dims_string(shape));
+    const auto numel = static_cast<std::uint64_t>(*count);
+    const std::uint64_t bits = stored_dtype_bits(dtype);
+    check(numel <= UINT64_MAX / bits && numel * bits % 8 == 0 && numel * bits / 8 == bytes.size(), where, "tensor ",
+          detail::quote_name(name), ": ", bytes.size(), " bytes do not match shape ", detail::dims_string(shape), " x ",
+          stored_dtype_name(dtype));
+    check(names_.insert(name).second, where, "duplicate tensor name ", detail::quote_name(name));
+    tensors_.push_back({std::move(name), dtype, std::move(shape), bytes});
+  }
+
+  void set_metadata(std::string key, std::string value) {
+    check(detail::valid_utf8(key) && detail::valid_utf8(value), "safetensors writer", "metadata ",
+          detail::quote_name(key), " is not valid UTF-8");
+    for (auto& kv : metadata_)
+      if (kv.first == key) {
+        kv.second = std::move(value);
+        return;
+      }
+    metadata_.emplace_back(std::move(key), std::move(value));
+  }
+
+  /// The whole file in memory (tests, fuzz seeds, small files).
+  std::vector<std::byte> to_bytes() const {
+    const std::string header = build_header();
+    std::vector<std::byte> out(8 + header.size());
+    const std::uint64_t n = header.size();
+    std::memcpy(out.data(), &n, 8);
+    std::memcpy(out.data() + 8, header.data(), header.size());
+    for (const Pending* t : data_order()) out.insert(out.end(), t->bytes.begin(), t->bytes.end());
+    return out;
+  }
+
+  /// Writes the file atomically (temporary file, fsync, rename, fsync of the directory).
+  void write(const std::filesystem::path& path) const {
+    const std::string where = path.string();
+    const std::string header = build_header();
+    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd < 0) fail(where, "cannot create a temporary file in '", dir.string(), "': ", std::strerror(errno));
+
+    struct temp_guard {  // removes the temporary file unless the rename happened
+      int fd;
+      const std::string& name;
+      bool keep = false;
+      ~temp_guard() {
+        if (fd >= 0) ::close(fd);
+        if (!keep) ::unlink(name.c_str());
+      }
+    } guard{fd, tmpl};
+
+    auto io_fail = [&](const char* what) { fail(where, what, " '", tmpl, "' failed: ", std::strerror(errno)); };
+    if (::fchmod(fd, 0644) != 0) io_fail("chmod of");  // mkostemp creates 0600; weights are not secret
+    const std::uint64_t n = header.size();
+    std::byte len[8];
+    std::memcpy(len, &n, 8);
+    if (!detail::write_all(fd, len, 8) ||
+        !detail::write_all(fd, reinterpret_cast<const std::byte*>(header.data()), header.size()))
+      io_fail("writing");
+    for (const Pending* t : data_order())
+      if (!detail::write_all(fd, t->bytes.data(), t->bytes.size())) io_fail("writing");
+    if (::fsync(fd) != 0) io_fail("fsync of");
+    const int rc = ::close(guard.fd);
+    guard.fd = -1;
+    if (rc != 0) io_fail("closing");
+    if (::rename(tmpl.c_str(), path.c_str()) != 0) io_fail("renaming");
+    guard.keep = true;
+    // Make the rename itself durable; failure here leaves a complete file, so it is not an error.
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      (void)::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+
+private:
+  struct Pending {
+    std::string name;
+    StoredDType dtype;
+    std::vector<std::int64_t> shape;
+    std::span<const std::byte> bytes;
+  };
+
+  /// Data order: widest elements first, then by name, so every tensor starts at a multiple of
+  /// its element size (the header is padded to 8 bytes) and zero-copy views are aligned.
+  std::vector<const Pending*> data_order() const {
+    std::vector<const Pending*> order;
+    for (const auto& t : tensors_) order.push_back(&t);
+    std::sort(order.begin(), order.end(), [](const Pending* a, const Pending* b) {
+      const unsigned ba = stored_dtype_bits(a->dtype), bb = stored_dtype_bits(b->dtype);
+      return ba != bb ? ba > bb : a->name < b->name;
+    });
+    return order;
+  }
+
+  std::string build_header() const {
+    std::string h = "{";
+    bool first = true;
+    if (!metadata_.empty()) {
+      auto meta = metadata_;
+      std::sort(meta.begin(), meta.end());
+      h += "\"__metadata__\":{";
+      for (std::size_t i = 0; i < meta.size(); ++i) {
+        if (i) h += ',';
+        detail::append_json_string(h, meta[i].first);
+        h += ':';
+        detail::append_json_string(h, meta[i].second);
+      }
+      h += '}';
+      first = false;
+    }
+    std::uint64_t offset = 0;
+    for (const Pending* t : data_order()) {
+      if (!first) h += ',';
+      first = false;
+      detail::append_json_string(h, t->name);
+      h += ":{\"dtype\":\"";
+      h += stored_dtype_name(t->dtype);
+      h += "\",\"shape\":[";
+      for (std::size_t i = 0; i < t->shape.size(); ++i) {
+        if (i) h += ',';
+        h += std::to_string(t->shape[i]);
+      }
+      h += "],\"data_offsets\":[";
+      h += std::to_string(offset);
+      h += ',';
+      offset += t->bytes.size();
+      h += std::to_string(offset);
+      h += "]}";
+    }
+    h += '}';
+    h.append((8 - h.size() % 8) % 8, ' ');  // data section starts 8-byte aligned
+    return h;
+  }
+
+  std::vector<Pending> tensors_;
+  std::set<std::string, std::less<>> names_;
+  std::vector<std::pair<std::string, std::string>> metadata_;
+};
+
+} // namespace io
+} // namespace SANA_ABI_NAMESPACE
+} // namespace sana
