@@ -19,6 +19,7 @@ PAGIdentitySanaLinearAttnProcessor2_0 (the second half of the batch is the pertu
 qk_norm/original.safetensors holds the same weights under the NVlabs .pth key names (fused qkv / kv_linear).
 """
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -46,7 +47,7 @@ def rel_l2(a, b):
 
 
 def run(model, inputs, dtype, pag_blocks=()):
-    m = model.to(dtype)
+    m = copy.deepcopy(model).to(dtype)  # never round the caller's weights
     for i, blk in enumerate(m.transformer_blocks):
         blk.attn1.set_processor(PAGIdentitySanaLinearAttnProcessor2_0() if i in pag_blocks
                                 else type(blk.attn1.processor)())
@@ -59,7 +60,6 @@ def run(model, inputs, dtype, pag_blocks=()):
         kw["encoder_attention_mask"] = inputs["encoder_attention_mask"]
     with torch.no_grad():
         out = m(**kw)[0].float()
-    model.to(torch.float32)
     return out
 
 
