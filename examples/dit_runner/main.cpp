@@ -1,7 +1,7 @@
 // dit_runner: one SanaTransformer forward from files, to compare our forward with diffusers'.
 //
 //   dit_runner <transformer_dir> <inputs.safetensors> <output.safetensors>
-//              [--dtype f32|bf16] [--backend reference|onednn] [--variant fp16]
+//              [--dtype f32|bf16] [--backend reference|onednn|cuda] [--variant fp16]
 //              [--pag-blocks 1,8] [--pag-perturbed N] [--expect-rel-l2 TOL]
 //
 // Inputs (any float dtype): hidden_states (B, Cin, h, w), encoder_hidden_states (B, L, caption),
@@ -20,6 +20,9 @@
 #include "sana/io/safetensors_writer.hpp"
 #ifdef SANA_WITH_ONEDNN
 #include "sana/backends/onednn/onednn.hpp"
+#endif
+#ifdef SANA_WITH_CUDA
+#include "sana/backends/cuda/cuda.hpp"
 #endif
 
 using namespace sana;
@@ -116,7 +119,7 @@ int run(const Options& o) {
 int usage() {
   std::fprintf(stderr,
                "usage: dit_runner <transformer_dir> <inputs.safetensors> <output.safetensors> [--dtype f32|bf16]\n"
-               "       [--backend reference|onednn] [--variant fp16] [--pag-blocks 1,8] [--pag-perturbed N]\n"
+               "       [--backend reference|onednn|cuda] [--variant fp16] [--pag-blocks 1,8] [--pag-perturbed N]\n"
                "       [--expect-rel-l2 TOL]\n");
   return 2;
 }
@@ -155,6 +158,9 @@ int main(int argc, char** argv) {
     if (o.backend == "reference") return bf ? run<reference_backend, bf16>(o) : run<reference_backend, float>(o);
 #ifdef SANA_WITH_ONEDNN
     if (o.backend == "onednn") return bf ? run<onednn_backend, bf16>(o) : run<onednn_backend, float>(o);
+#endif
+#ifdef SANA_WITH_CUDA
+    if (o.backend == "cuda") return bf ? run<cuda_backend, bf16>(o) : run<cuda_backend, float>(o);
 #endif
     std::fprintf(stderr, "backend '%s' is not compiled in\n", o.backend.c_str());
     return 2;

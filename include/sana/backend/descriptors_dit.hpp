@@ -73,9 +73,12 @@ struct SoftmaxDesc {
 /// Mix-FFN middle of GLUMBConv on channels-last tokens: u (batch, h, w, 2f) contiguous;
 /// d = depthwise 3x3 conv of u (zero padding 1, stride 1, weight (2f, 1, 3, 3), bias (2f));
 /// y (batch, h, w, f) contiguous = d[..., :f] * silu(d[..., f:]).
+/// Only output rows [row_begin, row_end) of each image are written (row_end < 0: all), so backends can
+/// split the work by rows.
 struct DepthwiseGluDesc {
   DType dtype = DType::F32;
   std::int64_t batch = 0, h = 0, w = 0, f = 0;
+  std::int64_t row_begin = 0, row_end = -1;
   const void* u = nullptr;
   const void* weight = nullptr;
   const void* bias = nullptr;

@@ -197,8 +197,9 @@ inline void run(const DepthwiseGluDesc& d) {
       for (int t = 0; t < 9; ++t) wt[t * C2 + c] = to_float(wsrc[c * 9 + t]);
       bias[c] = bsrc ? to_float(bsrc[c]) : 0.0f;
     }
+    const std::int64_t i0 = d.row_begin, i1 = d.row_end < 0 ? d.h : d.row_end;
     for (std::int64_t b = 0; b < d.batch; ++b) {
-      for (std::int64_t i = 0; i < d.h; ++i) {
+      for (std::int64_t i = i0; i < i1; ++i) {
         for (std::int64_t j = 0; j < d.w; ++j) {
           std::copy(bias, bias + C2, acc);
           for (int ky = 0; ky < 3; ++ky) {
