@@ -3,11 +3,12 @@
 diffusers' SanaTransformer2DModel at the real 0.6B / 1.6B shapes, random weights, fp32 and bf16.
 
 A full-depth 1.6B model at 1024² takes minutes per step on 2 cores, so the step is measured as
-    t(step) = t(model with 1 block) + (depth - 1) * (t(2 blocks) - t(1 block))
+    t(step) = t(model with 1 block) + (depth - 1) * (t(3 blocks) - t(1 block)) / 2
 (blocks are identical in cost; the caption projection, embeddings and output head are in t(1 block)).
 This is stated in docs/performance.md beside the numbers.
 
-    nice -n 10 /work/venv-ref/bin/python tools/reference/dit_bench_torch.py [--px 512 1024] [--iters 2]
+    nice -n 10 /work/venv-ref/bin/python tools/reference/dit_bench_torch.py [--px 512 1024] [--iters 3] [--full]
+--full times the full-depth model directly instead (used for the 512² figures).
 """
 import argparse
 import time
@@ -47,17 +48,22 @@ def main():
     ap.add_argument("--px", type=int, nargs="+", default=[512])
     ap.add_argument("--models", nargs="+", default=["0.6B", "1.6B"])
     ap.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"])
-    ap.add_argument("--iters", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--full", action="store_true", help="time the full-depth model directly (512²: feasible)")
     a = ap.parse_args()
     for name in a.models:
         cfg = CONFIGS[name]
         for px in a.px:
             for dn in a.dtypes:
                 dtype = torch.float32 if dn == "fp32" else torch.bfloat16
+                if a.full:
+                    tf = forward_time(cfg, cfg["num_layers"], px, dtype, a.iters)
+                    print(f"torch {name} {px}px {dn}: full depth {cfg['num_layers']}, measured step {tf:.2f} s", flush=True)
+                    continue
                 t1 = forward_time(cfg, 1, px, dtype, a.iters)
-                t2 = forward_time(cfg, 2, px, dtype, a.iters)
-                step = t1 + (cfg["num_layers"] - 1) * (t2 - t1)
-                print(f"torch {name} {px}px {dn}: 1 block {t1:.3f} s, 2 blocks {t2:.3f} s -> "
+                t3 = forward_time(cfg, 3, px, dtype, a.iters)
+                step = t1 + (cfg["num_layers"] - 1) * (t3 - t1) / 2
+                print(f"torch {name} {px}px {dn}: 1 block {t1:.3f} s, 3 blocks {t3:.3f} s -> "
                       f"step (depth {cfg['num_layers']}) {step:.2f} s", flush=True)
 
 
