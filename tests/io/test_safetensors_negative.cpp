@@ -26,6 +26,8 @@ struct BadFile {
 
 std::vector<BadFile> bad_files() {
   const std::string ok = R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
+  std::string ones65 = "1";  // a shape of 65 ones: one element, one dimension too many
+  for (int i = 1; i < 65; ++i) ones65 += ",1";
   return {
       // A valid file cut short inside its header.
       {"truncated", ok.substr(0, 12), 0, static_cast<std::int64_t>(ok.size()),
@@ -57,6 +59,8 @@ std::vector<BadFile> bad_files() {
        {"tensor 'w'", "shape dimension 2.5 is not an integer"}},
       {"dim_beyond_int64", R"({"w":{"dtype":"U8","shape":[9223372036854775808],"data_offsets":[0,0]}})", 0, -1,
        {"tensor 'w'", "does not fit in int64"}},
+      {"rank_too_big", R"({"w":{"dtype":"U8","shape":[)" + ones65 + R"(],"data_offsets":[0,1]}})", 1, -1,
+       {"tensor 'w'", "shape has more than 64 dimensions"}},
       {"numel_overflow", R"({"w":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0, -1,
        {"tensor 'w'", "(4294967296, 4294967296) has more than 2^63 elements"}},
       {"bytes_overflow", R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0, -1,

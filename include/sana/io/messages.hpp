@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,13 @@ inline std::string printable(std::string_view s, bool utf8_ok = true, std::size_
 /// 'name', made printable.
 inline std::string quote_name(std::string_view s) { return "'" + printable(s) + "'"; }
 
+/// Streams as `quote_name(s)`, formatting only when streamed, so passing one to `check`
+/// costs nothing when the check passes (the parser checks every tensor several times).
+struct name_arg {
+  std::string_view s;
+};
+inline std::ostream& operator<<(std::ostream& os, const name_arg& n) { return os << quote_name(n.s); }
+
 /// "(8, 8)" for a runtime shape, "(3,)" for rank 1, "()" for a scalar.
 inline std::string dims_string(std::span<const std::int64_t> dims) {
   std::string s = "(";
@@ -58,6 +66,12 @@ inline std::string dims_string(std::span<const std::int64_t> dims) {
   if (dims.size() == 1) s += ',';
   return s + ")";
 }
+
+/// Streams as `dims_string(d)`, lazily like `name_arg`.
+struct dims_arg {
+  std::span<const std::int64_t> d;
+};
+inline std::ostream& operator<<(std::ostream& os, const dims_arg& d) { return os << dims_string(d.d); }
 
 /// Element count of a runtime shape; nullopt for a negative extent or a count above int64.
 inline std::optional<std::int64_t> dims_numel(std::span<const std::int64_t> dims) {

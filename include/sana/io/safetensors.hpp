@@ -47,6 +47,9 @@ static_assert(std::endian::native == std::endian::little, "safetensors data is l
 
 /// Largest header we accept (the reference implementation's limit).
 inline constexpr std::uint64_t max_header_bytes = 100'000'000;
+/// Most dimensions a tensor may have: far above any model's, and it keeps a hostile header
+/// from turning 2 bytes of "1," into 8 bytes of shape, 100 MB into 400 MB.
+inline constexpr std::size_t max_rank = 64;
 
 // ---- stored dtypes -------------------------------------------------------------------------------
 
@@ -168,19 +171,21 @@ public:
   bool boolean(bool) { return value("a boolean"); }
   bool number_integer(json::number_integer_t v) {
     if (v >= 0) return number_unsigned(static_cast<std::uint64_t>(v));
-    if (state_ == state::shape) fail(where_, "tensor ", quote_name(cur_.name), ": shape has a negative dimension ", v);
-    if (state_ == state::offsets) fail(where_, "tensor ", quote_name(cur_.name), ": data_offsets has a negative value ", v);
+    if (state_ == state::shape) fail(where_, "tensor ", name_arg{cur_.name}, ": shape has a negative dimension ", v);
+    if (state_ == state::offsets) fail(where_, "tensor ", name_arg{cur_.name}, ": data_offsets has a negative value ", v);
     return value("a number");
   }
   bool number_unsigned(json::number_unsigned_t v) {
     if (state_ == state::shape) {
       check(v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), where_, "tensor ",
-            quote_name(cur_.name), ": shape dimension ", v, " does not fit in int64");
+            name_arg{cur_.name}, ": shape dimension ", v, " does not fit in int64");
+      if (cur_.shape.size() == max_rank)
+        fail(where_, "tensor ", name_arg{cur_.name}, ": shape has more than ", max_rank, " dimensions");
       cur_.shape.push_back(static_cast<std::int64_t>(v));
       return true;
     }
     if (state_ == state::offsets) {
-      check(n_offsets_ < 2, where_, "tensor ", quote_name(cur_.name), ": data_offsets must be [begin, end], got more than 2 values");
+      check(n_offsets_ < 2, where_, "tensor ", name_arg{cur_.name}, ": data_offsets must be [begin, end], got more than 2 values");
       offsets_[n_offsets_++] = v;
       return true;
     }
@@ -188,10 +193,10 @@ public:
   }
   bool number_float(json::number_float_t, const json::string_t& text) {
     if (state_ == state::shape)
-      fail(where_, "tensor ", quote_name(cur_.name), ": shape dimension ", printable(text),
+      fail(where_, "tensor ", name_arg{cur_.name}, ": shape dimension ", printable(text),
            " is not an integer in [0, 2^63)");
     if (state_ == state::offsets)
-      fail(where_, "tensor ", quote_name(cur_.name), ": data_offsets value ", printable(text),
+      fail(where_, "tensor ", name_arg{cur_.name}, ": data_offsets value ", printable(text),
            " is not an integer in [0, 2^64)");
     return value("a number");
   }
@@ -202,7 +207,7 @@ public:
     }
     if (state_ == state::entry && field_ == field::dtype) {
       const auto t = parse_stored_dtype(s);
-      if (!t) fail(where_, "tensor ", quote_name(cur_.name), ": unknown dtype ", quote_name(s));
+      if (!t) fail(where_, "tensor ", name_arg{cur_.name}, ": unknown dtype ", name_arg{s});
       cur_.dtype = *t;
       return true;
     }
@@ -251,7 +256,7 @@ public:
   }
   bool end_array() {
     if (state_ == state::offsets)
-      check(n_offsets_ == 2, where_, "tensor ", quote_name(cur_.name), ": data_offsets must be [begin, end], got ",
+      check(n_offsets_ == 2, where_, "tensor ", name_arg{cur_.name}, ": data_offsets must be [begin, end], got ",
             n_offsets_, " value", n_offsets_ == 1 ? "" : "s");
     state_ = state::entry;  // only shape/offsets arrays are ever opened
     return true;
@@ -263,7 +268,7 @@ public:
         check(!seen_metadata_, where_, "duplicate key '__metadata__'");
         seen_metadata_ = true;
       } else {
-        check(k.find('\0') == std::string::npos, where_, "tensor name ", quote_name(k), " contains a NUL character");
+        check(k.find('\0') == std::string::npos, where_, "tensor name ", name_arg{k}, " contains a NUL character");
         cur_ = TensorEntry{};
         cur_.name = std::move(k);
       }
@@ -282,10 +287,10 @@ public:
     } else if (k == "data_offsets") {
       field_ = field::offsets, bit = 4;
     } else {
-      fail(where_, "tensor ", quote_name(cur_.name), ": unexpected field ", quote_name(k),
+      fail(where_, "tensor ", name_arg{cur_.name}, ": unexpected field ", name_arg{k},
            " (allowed: dtype, shape, data_offsets)");
     }
-    check(!(seen_ & bit), where_, "tensor ", quote_name(cur_.name), ": duplicate field ", quote_name(k));
+    check(!(seen_ & bit), where_, "tensor ", name_arg{cur_.name}, ": duplicate field ", name_arg{k});
     seen_ |= bit;
     return true;
   }
@@ -305,38 +310,38 @@ private:
       case state::start: fail(where_, "header must be a JSON object, got ", kind);
       case state::top:
         if (top_is_metadata_) fail(where_, "__metadata__ must be an object of string to string, got ", kind);
-        fail(where_, "tensor ", quote_name(cur_.name), ": entry must be an object, got ", kind);
+        fail(where_, "tensor ", name_arg{cur_.name}, ": entry must be an object, got ", kind);
       case state::metadata:
-        fail(where_, "__metadata__ value for key ", quote_name(meta_key_), " must be a string, got ", kind);
+        fail(where_, "__metadata__ value for key ", name_arg{meta_key_}, " must be a string, got ", kind);
       case state::entry:
-        if (field_ == field::dtype) fail(where_, "tensor ", quote_name(cur_.name), ": dtype must be a string, got ", kind);
+        if (field_ == field::dtype) fail(where_, "tensor ", name_arg{cur_.name}, ": dtype must be a string, got ", kind);
         if (field_ == field::shape)
-          fail(where_, "tensor ", quote_name(cur_.name), ": shape must be an array of integers, got ", kind);
-        fail(where_, "tensor ", quote_name(cur_.name), ": data_offsets must be [begin, end], got ", kind);
+          fail(where_, "tensor ", name_arg{cur_.name}, ": shape must be an array of integers, got ", kind);
+        fail(where_, "tensor ", name_arg{cur_.name}, ": data_offsets must be [begin, end], got ", kind);
       case state::shape:
-        fail(where_, "tensor ", quote_name(cur_.name), ": shape must hold non-negative integers, got ", kind);
+        fail(where_, "tensor ", name_arg{cur_.name}, ": shape must hold non-negative integers, got ", kind);
       case state::offsets:
-        fail(where_, "tensor ", quote_name(cur_.name), ": data_offsets must hold non-negative integers, got ", kind);
+        fail(where_, "tensor ", name_arg{cur_.name}, ": data_offsets must hold non-negative integers, got ", kind);
       case state::done: break;
     }
     fail(where_, "unexpected JSON value after the header object");
   }
 
   void finish_entry() {
-    const std::string n = quote_name(cur_.name);
+    const name_arg n{cur_.name};
     check(seen_ & 1, where_, "tensor ", n, ": missing 'dtype'");
     check(seen_ & 2, where_, "tensor ", n, ": missing 'shape'");
     check(seen_ & 4, where_, "tensor ", n, ": missing 'data_offsets'");
 
     const std::optional<std::int64_t> count = dims_numel(cur_.shape);  // dims are >= 0 by now
-    if (!count) fail(where_, "tensor ", n, ": shape ", dims_string(cur_.shape), " has more than 2^63 elements");
+    if (!count) fail(where_, "tensor ", n, ": shape ", dims_arg{cur_.shape}, " has more than 2^63 elements");
     const std::int64_t numel = *count;
     const std::uint64_t bits = stored_dtype_bits(cur_.dtype);
     if (static_cast<std::uint64_t>(numel) > std::numeric_limits<std::uint64_t>::max() / bits)
-      fail(where_, "tensor ", n, ": shape ", dims_string(cur_.shape), " x ", stored_dtype_name(cur_.dtype),
+      fail(where_, "tensor ", n, ": shape ", dims_arg{cur_.shape}, " x ", stored_dtype_name(cur_.dtype),
            " overflows the byte count");
     const std::uint64_t total_bits = static_cast<std::uint64_t>(numel) * bits;
-    check(total_bits % 8 == 0, where_, "tensor ", n, ": shape ", dims_string(cur_.shape), " x ",
+    check(total_bits % 8 == 0, where_, "tensor ", n, ": shape ", dims_arg{cur_.shape}, " x ",
           stored_dtype_name(cur_.dtype), " is not a whole number of bytes");
     const std::uint64_t need = total_bits / 8;
 
@@ -345,7 +350,7 @@ private:
     check(e <= data_.size(), where_, "tensor ", n, ": data_offsets [", b, ", ", e,
           ") reach beyond the data section of ", data_.size(), " bytes");
     check(e - b == need, where_, "tensor ", n, ": data_offsets [", b, ", ", e, ") hold ", e - b, " bytes but shape ",
-          dims_string(cur_.shape), " x ", stored_dtype_name(cur_.dtype), " needs ", need);
+          dims_arg{cur_.shape}, " x ", stored_dtype_name(cur_.dtype), " needs ", need);
     cur_.begin = b;
     cur_.end = e;
     cur_.numel = numel;
@@ -392,11 +397,11 @@ inline ParsedSafetensors parse_safetensors(std::span<const std::byte> file, std:
             [](const TensorEntry& a, const TensorEntry& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < out.tensors.size(); ++i)
     check(out.tensors[i - 1].name != out.tensors[i].name, where, "duplicate tensor name ",
-          detail::quote_name(out.tensors[i].name));
+          detail::name_arg{out.tensors[i].name});
   std::sort(out.metadata.begin(), out.metadata.end());
   for (std::size_t i = 1; i < out.metadata.size(); ++i)
     check(out.metadata[i - 1].first != out.metadata[i].first, where, "__metadata__ has duplicate key ",
-          detail::quote_name(out.metadata[i].first));
+          detail::name_arg{out.metadata[i].first});
 
   // Ranges: sorted by [begin, end), each must start exactly where the previous one ended, so
   // there are no overlaps and no bytes that belong to no tensor.
@@ -412,11 +417,11 @@ inline ParsedSafetensors parse_safetensors(std::span<const std::byte> file, std:
   for (std::uint32_t i : order) {
     const TensorEntry& t = out.tensors[i];
     if (t.begin < covered)
-      fail(where, "tensor ", detail::quote_name(t.name), " [", t.begin, ", ", t.end, ") overlaps tensor ",
-           detail::quote_name(prev->name), " [", prev->begin, ", ", prev->end, ")");
+      fail(where, "tensor ", detail::name_arg{t.name}, " [", t.begin, ", ", t.end, ") overlaps tensor ",
+           detail::name_arg{prev->name}, " [", prev->begin, ", ", prev->end, ")");
     if (t.begin > covered)
       fail(where, "bytes [", covered, ", ", t.begin, ") of the data section belong to no tensor (before tensor ",
-           detail::quote_name(t.name), ")");
+           detail::name_arg{t.name}, ")");
     covered = t.end;
     prev = &t;
   }
@@ -437,14 +442,14 @@ template <std::size_t Rank>
 void check_shape(std::string_view where, const TensorEntry& e, const Shape<Rank>& expected) {
   bool same = e.shape.size() == Rank;
   for (std::size_t i = 0; same && i < Rank; ++i) same = e.shape[i] == expected[i];
-  check(same, where, "tensor ", quote_name(e.name), " has shape ", dims_string(e.shape), " but ", shape_string(expected),
+  check(same, where, "tensor ", name_arg{e.name}, " has shape ", dims_arg{e.shape}, " but ", dims_arg{expected},
         " was expected");
 }
 
 template <std::size_t Rank>
 Shape<Rank> stored_shape(std::string_view where, const TensorEntry& e) {
-  check(e.shape.size() == Rank, where, "tensor ", quote_name(e.name), " has rank ", e.shape.size(), " (shape ",
-        dims_string(e.shape), ") but rank ", Rank, " was expected");
+  check(e.shape.size() == Rank, where, "tensor ", name_arg{e.name}, " has rank ", e.shape.size(), " (shape ",
+        dims_arg{e.shape}, ") but rank ", Rank, " was expected");
   Shape<Rank> s{};
   std::copy(e.shape.begin(), e.shape.end(), s.begin());
   return s;
@@ -478,10 +483,10 @@ void copy_elements(std::string_view where, const TensorEntry& e, T* dst) {
       case StoredDType::BF16: detail::convert_elements<bf16>(e.bytes.data(), dst, n); return;
       default: break;
     }
-    fail(where, "tensor ", detail::quote_name(e.name), " is stored as ", stored_dtype_name(e.dtype), " and cannot be loaded as ",
+    fail(where, "tensor ", detail::name_arg{e.name}, " is stored as ", stored_dtype_name(e.dtype), " and cannot be loaded as ",
          detail::element_name<T>(), " (supported: F32, F16, BF16)");
   } else {
-    fail(where, "tensor ", detail::quote_name(e.name), " is stored as ", stored_dtype_name(e.dtype), " and cannot be loaded as ",
+    fail(where, "tensor ", detail::name_arg{e.name}, " is stored as ", stored_dtype_name(e.dtype), " and cannot be loaded as ",
          detail::element_name<T>(), " (integer tensors load only into their own type)");
   }
 }
@@ -492,11 +497,11 @@ void copy_elements(std::string_view where, const TensorEntry& e, T* dst) {
 template <Element T, std::size_t Rank>
 TensorView<const T, Rank, host_space> view_tensor(std::string_view where, const TensorEntry& e,
                                                   const Shape<Rank>& expected) {
-  check(to_dtype(e.dtype) == dtype_of_v<T>, where, "tensor ", detail::quote_name(e.name), " is stored as ",
+  check(to_dtype(e.dtype) == dtype_of_v<T>, where, "tensor ", detail::name_arg{e.name}, " is stored as ",
         stored_dtype_name(e.dtype), " but a zero-copy ", detail::element_name<T>(), " view was requested");
   detail::check_shape(where, e, expected);
   const auto addr = reinterpret_cast<std::uintptr_t>(e.bytes.data());
-  check(addr % alignof(T) == 0, where, "tensor ", detail::quote_name(e.name), " at data offset ", e.begin,
+  check(addr % alignof(T) == 0, where, "tensor ", detail::name_arg{e.name}, " at data offset ", e.begin,
         " is not aligned to ", alignof(T), " bytes, so it cannot be viewed in place; load a copy instead");
   return TensorView<const T, Rank, host_space>(reinterpret_cast<const T*>(e.bytes.data()), expected);
 }
@@ -514,7 +519,7 @@ Tensor<T, Rank, reference_backend> load_tensor(std::string_view where, const Ten
 template <Element T, std::size_t Rank>
 void load_tensor_into(std::string_view where, const TensorEntry& e, const TensorView<T, Rank, host_space>& dst) {
   detail::check_shape(where, e, dst.shape());
-  check(dst.is_contiguous(), where, "tensor ", detail::quote_name(e.name), ": destination view must be contiguous");
+  check(dst.is_contiguous(), where, "tensor ", detail::name_arg{e.name}, ": destination view must be contiguous");
   copy_elements(where, e, dst.data());
 }
 
@@ -588,7 +593,7 @@ public:
   /// Throws "[file] tensor 'x' not found" when absent.
   const TensorEntry& at(std::string_view tensor) const {
     const TensorEntry* e = find(tensor);
-    if (!e) fail(name_, "tensor ", detail::quote_name(tensor), " not found (the file has ", size(), " tensors)");
+    if (!e) fail(name_, "tensor ", detail::name_arg{tensor}, " not found (the file has ", size(), " tensors)");
     return *e;
   }
 

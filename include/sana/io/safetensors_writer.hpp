@@ -28,6 +28,7 @@
 #include "sana/core/dtype.hpp"
 #include "sana/core/error.hpp"
 #include "sana/core/tensor_view.hpp"
+#include "sana/core/utf8.hpp"
 #include "sana/io/safetensors.hpp"
 
 namespace sana {
@@ -35,31 +36,6 @@ inline namespace SANA_ABI_NAMESPACE {
 namespace io {
 
 namespace detail {
-/// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
-inline bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len;
-    std::uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0u) == 0xC0u) len = 2, cp = c & 0x1Fu;
-    else if ((c & 0xF0u) == 0xE0u) len = 3, cp = c & 0x0Fu;
-    else if ((c & 0xF8u) == 0xF0u) len = 4, cp = c & 0x07u;
-    else return false;
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0u) != 0x80u) return false;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    static constexpr std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
-
 /// Appends `s` as a JSON string literal.
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
@@ -102,7 +78,7 @@ public:
   template <class T, std::size_t Rank>
     requires Element<std::remove_const_t<T>>
   void add(std::string name, const TensorView<T, Rank, host_space>& view) {
-    check(view.is_contiguous(), "safetensors writer", "tensor ", detail::quote_name(name), " must be contiguous");
+    check(view.is_contiguous(), "safetensors writer", "tensor ", detail::name_arg{name}, " must be contiguous");
     std::vector<std::int64_t> shape(view.shape().begin(), view.shape().end());
     add_raw(std::move(name), to_stored_dtype(dtype_of_v<std::remove_const_t<T>>), std::move(shape),
             std::as_bytes(std::span(view.data(), static_cast<std::size_t>(view.numel()))));
@@ -111,23 +87,23 @@ public:
   /// Adds raw little-endian bytes of any stored dtype; `bytes` must match shape x dtype.
   void add_raw(std::string name, StoredDType dtype, std::vector<std::int64_t> shape, std::span<const std::byte> bytes) {
     constexpr std::string_view where = "safetensors writer";
-    check(detail::valid_utf8(name), where, "tensor name ", detail::quote_name(name), " is not valid UTF-8");
+    check(sana::valid_utf8(name), where, "tensor name ", detail::name_arg{name}, " is not valid UTF-8");
     check(name != "__metadata__", where, "'__metadata__' cannot be a tensor name");
-    check(name.find('\0') == std::string::npos, where, "tensor name ", detail::quote_name(name), " contains a NUL");
+    check(name.find('\0') == std::string::npos, where, "tensor name ", detail::name_arg{name}, " contains a NUL");
     const std::optional<std::int64_t> count = detail::dims_numel(shape);
-    check(count.has_value(), where, "tensor ", detail::quote_name(name), ": invalid shape ", detail::dims_string(shape));
+    check(count.has_value(), where, "tensor ", detail::name_arg{name}, ": invalid shape ", detail::dims_arg{shape});
     const auto numel = static_cast<std::uint64_t>(*count);
     const std::uint64_t bits = stored_dtype_bits(dtype);
     check(numel <= UINT64_MAX / bits && numel * bits % 8 == 0 && numel * bits / 8 == bytes.size(), where, "tensor ",
-          detail::quote_name(name), ": ", bytes.size(), " bytes do not match shape ", detail::dims_string(shape), " x ",
+          detail::name_arg{name}, ": ", bytes.size(), " bytes do not match shape ", detail::dims_arg{shape}, " x ",
           stored_dtype_name(dtype));
-    check(names_.insert(name).second, where, "duplicate tensor name ", detail::quote_name(name));
+    check(names_.insert(name).second, where, "duplicate tensor name ", detail::name_arg{name});
     tensors_.push_back({std::move(name), dtype, std::move(shape), bytes});
   }
 
   void set_metadata(std::string key, std::string value) {
-    check(detail::valid_utf8(key) && detail::valid_utf8(value), "safetensors writer", "metadata ",
-          detail::quote_name(key), " is not valid UTF-8");
+    check(sana::valid_utf8(key) && sana::valid_utf8(value), "safetensors writer", "metadata ",
+          detail::name_arg{key}, " is not valid UTF-8");
     for (auto& kv : metadata_)
       if (kv.first == key) {
         kv.second = std::move(value);

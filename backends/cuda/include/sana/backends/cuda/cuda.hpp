@@ -20,6 +20,8 @@
 
 #include "sana/backend/descriptors.hpp"
 #include "sana/backend/descriptors_dit.hpp"
+#include "sana/backend/descriptors_dcae.hpp"
+#include "sana/backend/descriptors_text.hpp"
 #include "sana/backend/tags.hpp"
 #include "sana/backend/traits.hpp"
 #include "sana/core/error.hpp"
@@ -110,6 +112,20 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const SoftmaxDesc& d);
   static void run(cuda::Context& ctx, const DepthwiseGluDesc& d);
   static void run(cuda::Context& ctx, const GatedResidualDesc& d);
+  /// DC-AE family (dcae.cu): channel RMSNorm, eval BatchNorm, multi-scale linear attention, nearest x2,
+  /// pixel (un)shuffle with channel repeat / average, SiLU GLU.
+  static void run(cuda::Context& ctx, const ChannelRmsNormDesc& d);
+  static void run(cuda::Context& ctx, const BatchNormDesc& d);
+  static void run(cuda::Context& ctx, const MultiscaleAttentionDesc& d);
+  static void run(cuda::Context& ctx, const UpsampleNearest2xDesc& d);
+  static void run(cuda::Context& ctx, const PixelShuffleDesc& d);
+  static void run(cuda::Context& ctx, const GluDesc& d);
+  /// Text encoder (descriptors_text.hpp): embedding rows · scale (an out-of-range id gives a NaN row),
+  /// Gemma RMSNorm, rotate-half RoPE, soft-capped masked attention softmax.
+  static void run(cuda::Context& ctx, const EmbeddingLookupDesc& d);
+  static void run(cuda::Context& ctx, const GemmaRmsNormDesc& d);
+  static void run(cuda::Context& ctx, const RotaryEmbeddingDesc& d);
+  static void run(cuda::Context& ctx, const AttentionSoftmaxDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE

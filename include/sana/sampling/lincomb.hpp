@@ -1,0 +1,54 @@
+/// @file
+/// The one operation samplers apply to latent-sized buffers: a linear combination
+/// `out = Σ_k coeffs[k] · inputs[k]`. Samplers compute the coefficients on the host and hand
+/// them to a caller-provided callable, so they never touch tensors, devices or element types.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <type_traits>
+
+#include "sana/core/config.hpp"
+#include "sana/core/error.hpp"
+
+namespace sana {
+inline namespace SANA_ABI_NAMESPACE {
+namespace sampling {
+
+/// A callable that writes `out = Σ_k coeffs[k] · inputs[k]` element-wise.
+///
+/// Contract every implementation must meet: `out` may be the same buffer as one of the inputs
+/// (samplers update the state in place), so element j of every input is read before element j
+/// of `out` is written. All buffers have the same number of elements.
+template <class F, class Buffer>
+concept Lincomb = requires(F& f, const Buffer& out, std::span<const double> coeffs,
+                           std::span<const Buffer> inputs) {
+  f(out, coeffs, inputs);
+};
+
+/// Default linear combination over host spans (`std::span<float>` or `std::span<double>`).
+///
+/// Accumulates in double and rounds once per element, so a float result is within half an ulp
+/// of the exact combination of the float inputs.
+struct SpanLincomb {
+  template <class T>
+    requires std::is_floating_point_v<T>
+  void operator()(std::span<T> out, std::span<const double> coeffs,
+                  std::span<const std::span<T>> inputs) const {
+    check(coeffs.size() == inputs.size(), "lincomb", coeffs.size(), " coefficients for ",
+          inputs.size(), " inputs");
+    for (const auto& in : inputs)
+      check(in.size() == out.size(), "lincomb", "input of ", in.size(), " elements, output of ",
+            out.size());
+    const std::size_t terms = inputs.size();
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      double acc = 0.0;
+      for (std::size_t k = 0; k < terms; ++k) acc += coeffs[k] * static_cast<double>(inputs[k][j]);
+      out[j] = static_cast<T>(acc);
+    }
+  }
+};
+
+} // namespace sampling
+} // namespace SANA_ABI_NAMESPACE
+} // namespace sana

@@ -1,0 +1,18 @@
+/// @file
+/// Subcommands of the `sana` tool. Adding one: write `int cmd_<name>(std::span<const
+/// std::string_view> args)` in cmd_<name>.cpp, declare it here, add one row to the table in
+/// main.cpp. Exit codes: 0 success, 1 runtime failure, 2 usage error (message on stderr).
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace sana_cli {
+
+/// `sana schedule`: prints a sampler's timesteps and sigmas as JSON.
+int cmd_schedule(std::span<const std::string_view> args);
+
+/// `sana encode`: prompts -> text-encoder embeddings and masks (safetensors), token ids printed.
+int cmd_encode(std::span<const std::string_view> args);
+
+} // namespace sana_cli
