@@ -1,6 +1,6 @@
-// dit_runner: one SanaTransformer forward from files, to compare our forward with diffusers'.
+// `sana dit-run`: one SanaTransformer forward from files, to compare our forward with diffusers'.
 //
-//   dit_runner <transformer_dir> <inputs.safetensors> <output.safetensors>
+//   sana dit-run <transformer_dir> <inputs.safetensors> <output.safetensors>
 //              [--dtype f32|bf16] [--backend reference|onednn|cuda] [--variant fp16]
 //              [--pag-blocks 1,8] [--pag-perturbed N] [--expect-rel-l2 TOL]
 //
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "commands.hpp"
 #include "sana/dit/loader.hpp"
 #include "sana/io/safetensors_writer.hpp"
 #ifdef SANA_WITH_ONEDNN
@@ -25,6 +26,7 @@
 #include "sana/backends/cuda/cuda.hpp"
 #endif
 
+namespace sana_cli {
 using namespace sana;
 
 namespace {
@@ -118,21 +120,23 @@ int run(const Options& o) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: dit_runner <transformer_dir> <inputs.safetensors> <output.safetensors> [--dtype f32|bf16]\n"
+               "usage: sana dit-run <transformer_dir> <inputs.safetensors> <output.safetensors> [--dtype f32|bf16]\n"
                "       [--backend reference|onednn|cuda] [--variant fp16] [--pag-blocks 1,8] [--pag-perturbed N]\n"
                "       [--expect-rel-l2 TOL]\n");
   return 2;
 }
 } // namespace
 
-int main(int argc, char** argv) {
+int cmd_dit_run(std::span<const std::string_view> args) {
   Options o;
   std::vector<std::string> pos;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
+  const int argc = static_cast<int>(args.size());
+  for (int i = 0; i < argc; ++i) {
+    const std::string a(args[i]);
+    if (a == "--help" || a == "-h") return usage(), 0;
     auto next = [&]() -> std::string {
       if (i + 1 >= argc) throw error("missing value after " + a);
-      return argv[++i];
+      return std::string(args[++i]);
     };
     try {
       if (a == "--dtype") o.dtype = next();
@@ -169,3 +173,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+} // namespace sana_cli
