@@ -15,4 +15,8 @@ int cmd_schedule(std::span<const std::string_view> args);
 /// `sana encode`: prompts -> text-encoder embeddings and masks (safetensors), token ids printed.
 int cmd_encode(std::span<const std::string_view> args);
 
+/// `sana dit-run`: loads a transformer/ folder, runs one forward on inputs from a safetensors file,
+/// writes the output and compares it with an "output" in the inputs (docs/dit.md).
+int cmd_dit_run(std::span<const std::string_view> args);
+
 } // namespace sana_cli

@@ -16,6 +16,7 @@ struct Command {
 
 constexpr Command commands[] = {
     {"schedule", "print a sampler's timesteps and sigmas as JSON", sana_cli::cmd_schedule},
+    {"dit-run", "one transformer forward from a safetensors file (compare with diffusers)", sana_cli::cmd_dit_run},
 #ifdef SANA_CLI_WITH_TEXT
     {"encode", "encode prompts with the Gemma-2 text encoder (embeddings + masks as safetensors)", sana_cli::cmd_encode},
 #endif
