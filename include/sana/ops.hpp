@@ -3,5 +3,6 @@
 #pragma once
 
 #include "sana/ops/conv2d.hpp"
+#include "sana/ops/dit.hpp"
 #include "sana/ops/elementwise.hpp"
 #include "sana/ops/linear.hpp"

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "sana/backend/descriptors.hpp"
+#include "sana/backend/descriptors_dit.hpp"
 #include "sana/backend/tags.hpp"
 #include "sana/backend/traits.hpp"
 #include "sana/core/error.hpp"
@@ -102,6 +103,13 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const LincombDesc& d);
   /// Strided copy with dtype conversion between any two dtypes.
   static void run(cuda::Context& ctx, const CopyDesc& d);
+  // Linear-DiT family (descriptors_dit.hpp), backends/cuda/src/dit.cu.
+  static void run(cuda::Context& ctx, const ModulatedLayerNormDesc& d);
+  static void run(cuda::Context& ctx, const RmsNormDesc& d);
+  static void run(cuda::Context& ctx, const LinearAttentionDesc& d);
+  static void run(cuda::Context& ctx, const SoftmaxDesc& d);
+  static void run(cuda::Context& ctx, const DepthwiseGluDesc& d);
+  static void run(cuda::Context& ctx, const GatedResidualDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE

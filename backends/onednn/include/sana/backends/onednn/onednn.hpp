@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "sana/backend/descriptors.hpp"
+#include "sana/backend/descriptors_dit.hpp"
 #include "sana/backend/reference/context.hpp"
 #include "sana/backend/traits.hpp"
 
@@ -64,6 +65,13 @@ struct kernels<onednn_backend> {
   static void run(onednn::Context&, const BinaryDesc&);
   static void run(onednn::Context&, const ActivationDesc&);
   static void run(onednn::Context&, const CopyDesc&);
+  // Linear-DiT family (descriptors_dit.hpp), the reference loops split across threads.
+  static void run(onednn::Context&, const ModulatedLayerNormDesc&);
+  static void run(onednn::Context&, const RmsNormDesc&);
+  static void run(onednn::Context&, const LinearAttentionDesc&);
+  static void run(onednn::Context&, const SoftmaxDesc&);
+  static void run(onednn::Context&, const DepthwiseGluDesc&);
+  static void run(onednn::Context&, const GatedResidualDesc&);
 };
 
 } // namespace SANA_ABI_NAMESPACE

@@ -1,0 +1,101 @@
+/// @file
+/// Descriptors of the Linear-DiT op family (Sana transformer): modulated LayerNorm, RMSNorm,
+/// ReLU linear attention, masked softmax, depthwise 3x3 + GLU on channels-last tokens, gated residual.
+/// Every op computes in fp32 and rounds its output once (RNE) to `dtype`.
+#pragma once
+
+#include <cstdint>
+
+#include "sana/core/config.hpp"
+#include "sana/core/dtype.hpp"
+
+namespace sana {
+inline namespace SANA_ABI_NAMESPACE {
+
+/// Rows of x (batch, rows, c): y = LN(x) * (1 + scale[b]) + shift[b], LN without affine:
+/// (x - mean) / sqrt(biased var + eps), statistics in fp32. scale/shift are C-vectors per batch item
+/// (element stride 1, batch stride `mod_stride`); both null = plain LayerNorm. y may equal x.
+/// Row r of batch b starts at x + b*x_batch_stride + r*x_row_stride (same for y).
+struct ModulatedLayerNormDesc {
+  DType dtype = DType::F32;
+  std::int64_t batch = 0, rows = 0, c = 0;
+  const void* x = nullptr;
+  std::int64_t x_batch_stride = 0, x_row_stride = 0;
+  void* y = nullptr;
+  std::int64_t y_batch_stride = 0, y_row_stride = 0;
+  const void* shift = nullptr;
+  const void* scale = nullptr;
+  std::int64_t mod_stride = 0;
+  float eps = 1e-6f;
+};
+
+/// Per row of length c: y = x * rsqrt(mean(x^2) + eps) * weight (weight may be null). fp32 statistics.
+/// Rows at x + r*x_row_stride, y + r*y_row_stride; y may equal x.
+struct RmsNormDesc {
+  DType dtype = DType::F32;
+  std::int64_t rows = 0, c = 0;
+  const void* x = nullptr;
+  std::int64_t x_row_stride = 0;
+  void* y = nullptr;
+  std::int64_t y_row_stride = 0;
+  const void* weight = nullptr;
+  float eps = 1e-5f;
+};
+
+/// Sana's ReLU linear attention (diffusers SanaLinearAttnProcessor2_0), per batch item b and head h:
+///   q~ = relu(q), k~ = relu(k) (fp32);  S = sum_n v_n k~_n^T (d x d, fp32);  z = sum_n k~_n (fp32);
+///   out_i = (S q~_i) / (z . q~_i + eps).
+/// q, k, v, out are (batch, n, heads*d) with channel = h*d + j; each has its own token (row) stride
+/// and batch stride and unit channel stride, so q/k/v may be slices of one fused projection.
+struct LinearAttentionDesc {
+  DType dtype = DType::F32;
+  std::int64_t batch = 0, n = 0, heads = 0, head_dim = 0;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* out = nullptr;
+  std::int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0, out_row_stride = 0;
+  std::int64_t q_batch_stride = 0, k_batch_stride = 0, v_batch_stride = 0, out_batch_stride = 0;
+  float eps = 1e-15f;
+};
+
+/// In place over contiguous x (batch, rows, l): x = softmax_l(scale * x + bias[b]) with fp32 math.
+/// bias (batch, l) has x's dtype, row stride `bias_batch_stride` (0 broadcasts one row); may be null.
+struct SoftmaxDesc {
+  DType dtype = DType::F32;
+  std::int64_t batch = 0, rows = 0, l = 0;
+  void* x = nullptr;
+  const void* bias = nullptr;
+  std::int64_t bias_batch_stride = 0;
+  float scale = 1.0f;
+};
+
+/// Mix-FFN middle of GLUMBConv on channels-last tokens: u (batch, h, w, 2f) contiguous;
+/// d = depthwise 3x3 conv of u (zero padding 1, stride 1, weight (2f, 1, 3, 3), bias (2f));
+/// y (batch, h, w, f) contiguous = d[..., :f] * silu(d[..., f:]).
+/// Only output rows [row_begin, row_end) of each image are written (row_end < 0: all), so backends can
+/// split the work by rows.
+struct DepthwiseGluDesc {
+  DType dtype = DType::F32;
+  std::int64_t batch = 0, h = 0, w = 0, f = 0;
+  std::int64_t row_begin = 0, row_end = -1;
+  const void* u = nullptr;
+  const void* weight = nullptr;
+  const void* bias = nullptr;
+  void* y = nullptr;
+};
+
+/// x (batch, rows, c) contiguous: x += gate[b] * y, gate a c-vector per batch item with batch stride
+/// `gate_stride` (null: plain residual add). y (batch, rows, c) has row stride `y_row_stride`.
+struct GatedResidualDesc {
+  DType dtype = DType::F32;
+  std::int64_t batch = 0, rows = 0, c = 0;
+  void* x = nullptr;
+  const void* y = nullptr;
+  std::int64_t y_row_stride = 0;
+  const void* gate = nullptr;
+  std::int64_t gate_stride = 0;
+};
+
+} // namespace SANA_ABI_NAMESPACE
+} // namespace sana
