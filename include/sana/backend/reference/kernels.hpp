@@ -6,5 +6,6 @@
 #include "sana/backend/reference/context.hpp"
 #include "sana/backend/reference/conv.hpp"
 #include "sana/backend/reference/dit.hpp"
+#include "sana/backend/reference/dcae.hpp"
 #include "sana/backend/reference/elementwise.hpp"
 #include "sana/backend/reference/gemm.hpp"

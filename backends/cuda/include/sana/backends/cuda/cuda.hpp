@@ -20,6 +20,7 @@
 
 #include "sana/backend/descriptors.hpp"
 #include "sana/backend/descriptors_dit.hpp"
+#include "sana/backend/descriptors_dcae.hpp"
 #include "sana/backend/tags.hpp"
 #include "sana/backend/traits.hpp"
 #include "sana/core/error.hpp"
@@ -110,6 +111,14 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const SoftmaxDesc& d);
   static void run(cuda::Context& ctx, const DepthwiseGluDesc& d);
   static void run(cuda::Context& ctx, const GatedResidualDesc& d);
+  /// DC-AE family (dcae.cu): channel RMSNorm, eval BatchNorm, multi-scale linear attention, nearest x2,
+  /// pixel (un)shuffle with channel repeat / average, SiLU GLU.
+  static void run(cuda::Context& ctx, const ChannelRmsNormDesc& d);
+  static void run(cuda::Context& ctx, const BatchNormDesc& d);
+  static void run(cuda::Context& ctx, const MultiscaleAttentionDesc& d);
+  static void run(cuda::Context& ctx, const UpsampleNearest2xDesc& d);
+  static void run(cuda::Context& ctx, const PixelShuffleDesc& d);
+  static void run(cuda::Context& ctx, const GluDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE
