@@ -7,3 +7,4 @@
 #include "sana/ops/dcae.hpp"
 #include "sana/ops/elementwise.hpp"
 #include "sana/ops/linear.hpp"
+#include "sana/ops/text.hpp"

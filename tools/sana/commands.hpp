@@ -12,4 +12,7 @@ namespace sana_cli {
 /// `sana schedule`: prints a sampler's timesteps and sigmas as JSON.
 int cmd_schedule(std::span<const std::string_view> args);
 
+/// `sana encode`: prompts -> text-encoder embeddings and masks (safetensors), token ids printed.
+int cmd_encode(std::span<const std::string_view> args);
+
 } // namespace sana_cli

@@ -16,6 +16,9 @@ struct Command {
 
 constexpr Command commands[] = {
     {"schedule", "print a sampler's timesteps and sigmas as JSON", sana_cli::cmd_schedule},
+#ifdef SANA_CLI_WITH_TEXT
+    {"encode", "encode prompts with the Gemma-2 text encoder (embeddings + masks as safetensors)", sana_cli::cmd_encode},
+#endif
 };
 
 void usage(std::FILE* out) {

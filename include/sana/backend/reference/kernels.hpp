@@ -9,3 +9,4 @@
 #include "sana/backend/reference/dcae.hpp"
 #include "sana/backend/reference/elementwise.hpp"
 #include "sana/backend/reference/gemm.hpp"
+#include "sana/backend/reference/text.hpp"

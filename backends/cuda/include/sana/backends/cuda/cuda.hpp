@@ -21,6 +21,7 @@
 #include "sana/backend/descriptors.hpp"
 #include "sana/backend/descriptors_dit.hpp"
 #include "sana/backend/descriptors_dcae.hpp"
+#include "sana/backend/descriptors_text.hpp"
 #include "sana/backend/tags.hpp"
 #include "sana/backend/traits.hpp"
 #include "sana/core/error.hpp"
@@ -119,6 +120,12 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const UpsampleNearest2xDesc& d);
   static void run(cuda::Context& ctx, const PixelShuffleDesc& d);
   static void run(cuda::Context& ctx, const GluDesc& d);
+  /// Text encoder (descriptors_text.hpp): embedding rows · scale (an out-of-range id gives a NaN row),
+  /// Gemma RMSNorm, rotate-half RoPE, soft-capped masked attention softmax.
+  static void run(cuda::Context& ctx, const EmbeddingLookupDesc& d);
+  static void run(cuda::Context& ctx, const GemmaRmsNormDesc& d);
+  static void run(cuda::Context& ctx, const RotaryEmbeddingDesc& d);
+  static void run(cuda::Context& ctx, const AttentionSoftmaxDesc& d);
 };
 
 } // namespace SANA_ABI_NAMESPACE

@@ -1,0 +1,143 @@
+/// @file
+/// `text::PromptEncoder<B, T>`: prompts → the (N, max_sequence_length, C) embeddings and (N, max_sequence_length)
+/// mask the transformer reads, exactly as diffusers' `SanaPipeline.encode_prompt`:
+///   positive: lower().strip(), CHI prefix, tokenize to n_chi + max_sequence_length − 2, Gemma-2, keep index 0
+///             and the last max_sequence_length − 1 positions (hidden states and mask alike);
+///   negative: lower().strip(), no CHI, tokenize to max_sequence_length, Gemma-2, no selection.
+/// Repeated prompts of a batch are encoded once, and the negative prompt once for the whole batch.
+/// Activations come from the caller's workspace; call `ws.reset()` between calls, as for every model.
+/// Needs SentencePiece (through tokenizer.hpp).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sana/text/gemma2.hpp"
+#include "sana/text/prompt.hpp"
+#include "sana/text/tokenizer.hpp"
+
+namespace sana {
+inline namespace SANA_ABI_NAMESPACE {
+namespace text {
+
+struct PromptOptions {
+  std::int64_t max_sequence_length = 300;
+  /// Prepended to every positive prompt; empty turns CHI off (diffusers' `complex_human_instruction=None`).
+  std::vector<std::string> complex_human_instruction = default_complex_human_instruction();
+};
+
+/// Embeddings (N, M, C) and mask (N, M) on backend B.
+template <class B, class T>
+struct PromptEmbeddings {
+  Tensor<T, 3, B> embeds;
+  Tensor<std::int64_t, 2, B> mask;
+};
+
+template <class B, class T>
+class PromptEncoder {
+public:
+  using Ctx = context_t<B>;
+  using space = space_t<B>;
+
+  PromptEncoder(GemmaTokenizer tokenizer, Gemma2Encoder<B, T> encoder, PromptOptions options = {})
+      : tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)), options_(std::move(options)) {
+    if (!options_.complex_human_instruction.empty()) {
+      chi_text_ = join_lines(options_.complex_human_instruction);
+      chi_tokens_ = static_cast<std::int64_t>(tokenizer_.encode(chi_text_).size());
+    }
+  }
+
+  const GemmaTokenizer& tokenizer() const { return tokenizer_; }
+  Gemma2Encoder<B, T>& encoder() { return encoder_; }
+  const PromptOptions& options() const { return options_; }
+  /// len(tokenizer.encode(chi)), BOS included; 0 without CHI.
+  std::int64_t chi_tokens() const { return chi_tokens_; }
+  /// Rows the last encode call ran through Gemma-2 (repeated prompts count once).
+  std::int64_t rows_encoded() const { return rows_encoded_; }
+
+  /// The token batch a positive prompt list is encoded from (CHI prefixed, n_chi + M − 2 long with CHI).
+  TokenBatch tokenize_positive(std::span<const std::string> prompts) const {
+    std::vector<std::string> texts;
+    for (const auto& p : prompts) texts.push_back(chi_text_ + preprocess_prompt(p));
+    return tokenizer_.tokenize(texts, token_budget(options_.max_sequence_length, chi_tokens_));
+  }
+
+  /// Positive prompts → embeddings (N, M, C) and mask (N, M), with CHI and index selection.
+  PromptEmbeddings<B, T> encode(Ctx& ctx, Workspace<B>& ws, std::span<const std::string> prompts) {
+    std::vector<std::string> texts;
+    for (const auto& p : prompts) texts.push_back(chi_text_ + preprocess_prompt(p));
+    const std::int64_t budget = token_budget(options_.max_sequence_length, chi_tokens_);
+    return run(ctx, ws, texts, budget, /*select=*/true);
+  }
+
+  /// The negative prompt, encoded once (no CHI, M tokens) and repeated for `batch` rows.
+  PromptEmbeddings<B, T> encode_negative(Ctx& ctx, Workspace<B>& ws, const std::string& negative, std::int64_t batch) {
+    std::vector<std::string> texts(static_cast<std::size_t>(batch), preprocess_prompt(negative));
+    return run(ctx, ws, texts, options_.max_sequence_length, /*select=*/false);
+  }
+
+private:
+  /// Tokenizes the distinct texts, runs Gemma-2 once over them, then copies each selected row into place.
+  PromptEmbeddings<B, T> run(Ctx& ctx, Workspace<B>& ws, const std::vector<std::string>& texts, std::int64_t budget,
+                             bool select) {
+    const std::int64_t n = static_cast<std::int64_t>(texts.size()), m = options_.max_sequence_length;
+    const std::int64_t dim = encoder_.config().hidden_size;
+    std::vector<std::string> unique;
+    std::vector<std::int64_t> row_of;  // text i → row of `unique`
+    std::map<std::string, std::int64_t> seen;
+    for (const auto& t : texts) {
+      auto [it, inserted] = seen.emplace(t, static_cast<std::int64_t>(unique.size()));
+      if (inserted) unique.push_back(t);
+      row_of.push_back(it->second);
+    }
+    const std::int64_t u = static_cast<std::int64_t>(unique.size());
+    rows_encoded_ = u;
+    PromptEmbeddings<B, T> out{Tensor<T, 3, B>({n, m, dim}), Tensor<std::int64_t, 2, B>({n, m})};
+    if (n == 0) return out;
+
+    const TokenBatch tb = tokenizer_.tokenize(unique, budget);
+    const std::vector<std::int64_t> idx = select ? select_index(budget, m) : identity(m);
+    // Mask rows are gathered on the host (they are token bookkeeping) and uploaded once.
+    std::vector<std::int64_t> mask_host(static_cast<std::size_t>(n * m));
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t s = 0; s < m; ++s) mask_host[i * m + s] = tb.mask[row_of[i] * budget + idx[s]];
+    backend_traits<B>::upload(ctx, out.mask.data(), mask_host.data(), mask_host.size() * sizeof(std::int64_t));
+
+    auto ids = to_backend<B>(ctx, TensorView<const std::int64_t, 2>(tb.ids.data(), {u, budget}));    // (U, Lall)
+    auto tmask = to_backend<B>(ctx, TensorView<const std::int64_t, 2>(tb.mask.data(), {u, budget}));  // (U, Lall)
+    {
+      auto scope = ws.scope();
+      auto hidden = ws.template allocate<T>(Shape<3>{u, budget, dim});  // (U, Lall, C)
+      encoder_.forward(ctx, ws, ids.view(), tmask.view(), hidden);
+      // idx is [0] followed by one contiguous run, so each output row is two strided copies.
+      for (std::int64_t i = 0; i < n; ++i) {
+        const auto src = hidden.slice(0, row_of[i], 1);          // (1, Lall, C)
+        const auto dst = out.embeds.view().slice(0, i, 1);      // (1, M, C)
+        ops::copy(ctx, TensorView<const T, 3, space>(src.slice(1, 0, 1)), dst.slice(1, 0, 1));  // (1, 1, C)
+        if (m > 1)
+          ops::copy(ctx, TensorView<const T, 3, space>(src.slice(1, idx[1], m - 1)), dst.slice(1, 1, m - 1));  // (1, M−1, C)
+      }
+    }
+    return out;
+  }
+
+  static std::vector<std::int64_t> identity(std::int64_t m) {
+    std::vector<std::int64_t> v(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) v[i] = i;
+    return v;
+  }
+
+  GemmaTokenizer tokenizer_;
+  Gemma2Encoder<B, T> encoder_;
+  PromptOptions options_;
+  std::string chi_text_;
+  std::int64_t chi_tokens_ = 0;
+  std::int64_t rows_encoded_ = 0;
+};
+
+} // namespace text
+} // namespace SANA_ABI_NAMESPACE
+} // namespace sana
