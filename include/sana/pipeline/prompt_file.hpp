@@ -54,7 +54,11 @@ inline std::vector<PromptJob> parse_prompt_lines(std::string_view text, const st
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     check(valid_utf8(line), file, "line ", line_no, " is not valid UTF-8");
     check(line.find('\0') == std::string_view::npos, file, "line ", line_no, " contains a NUL byte");
-    if (line.find_first_not_of(" \t\v\f") != std::string_view::npos) jobs.push_back({std::string(line)});
+    if (line.find_first_not_of(" \t\v\f") != std::string_view::npos) {
+      PromptJob job;
+      job.prompt = std::string(line);
+      jobs.push_back(std::move(job));
+    }
     if (end == text.size()) break;
     pos = end + 1;
   }
