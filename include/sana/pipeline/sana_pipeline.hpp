@@ -20,6 +20,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -64,6 +66,35 @@ struct SchedulerSettings {
     return s;
   }
 };
+
+/// Reads a diffusers scheduler config. Python's json writes ±Infinity and NaN (e.g. lambda_min_clipped: -inf),
+/// which strict JSON rejects; outside strings they become null (the sampler reads none of those keys).
+inline io::JsonConfig load_scheduler_config(const std::filesystem::path& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  check(static_cast<bool>(in), name, "cannot read '", path.string(), "'");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), out;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (std::string_view word : {"-Infinity", "Infinity", "NaN"})
+      if (text.compare(i, word.size(), word) == 0) {
+        out += "null";
+        i += word.size() - 1;
+        replaced = true;
+        break;
+      }
+    if (!replaced) out += c;
+  }
+  return io::JsonConfig::parse(out, name);
+}
 
 /// One generation. Zero / empty fields take the model's defaults.
 struct GenerateRequest {
@@ -119,7 +150,7 @@ public:
     SanaPipeline p;
     p.dir_ = dir;
     p.scheduler_ = SchedulerSettings::from_json(
-        io::JsonConfig::load(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json"));
+        load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json"));
     p.transformer_ = dit::load_transformer<B, T>(ctx, dir / "transformer");
     p.vae_ = std::make_unique<dcae::AutoencoderDC<B, T>>(
         dcae::AutoencoderDC<B, T>::from_folder(ctx, dir / "vae", dcae::Parts{false, true}));
