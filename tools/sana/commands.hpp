@@ -15,4 +15,10 @@ int cmd_schedule(std::span<const std::string_view> args);
 /// `sana encode`: prompts -> text-encoder embeddings and masks (safetensors), token ids printed.
 int cmd_encode(std::span<const std::string_view> args);
 
+/// `sana generate`: prompts -> PNG images through the Sana pipeline.
+int cmd_generate(std::span<const std::string_view> args);
+
+/// `sana info DIR`: components, configs, dtypes and parameter counts of a diffusers Sana folder.
+int cmd_info(std::span<const std::string_view> args);
+
 } // namespace sana_cli

@@ -17,6 +17,10 @@ struct Command {
 constexpr Command commands[] = {
     {"schedule", "print a sampler's timesteps and sigmas as JSON", sana_cli::cmd_schedule},
 #ifdef SANA_CLI_WITH_TEXT
+#ifdef SANA_CLI_WITH_GENERATE
+    {"generate", "text to image: prompts in, PNGs out (sana generate --help)", sana_cli::cmd_generate},
+    {"info", "describe a diffusers Sana folder (components, configs, dtypes, parameter counts)", sana_cli::cmd_info},
+#endif
     {"encode", "encode prompts with the Gemma-2 text encoder (embeddings + masks as safetensors)", sana_cli::cmd_encode},
 #endif
 };
