@@ -127,3 +127,27 @@ TEST_CASE("DC-AE config and loading errors name the file and the tensor", "[dcae
   CHECK(sana.spatial_compression() == 32);
   CHECK(sana.scaling_factor == Approx(0.41407));
 }
+
+TEST_CASE("tiling_for_budget picks the largest tile whose tiled decode fits", "[dcae][tiling]") {
+  reference::Context ctx;
+  auto m = dcae::AutoencoderDC<reference_backend, float>::from_folder(
+      ctx, std::string(SANA_TEST_DATA_DIR) + "/dcae/diffusers_test", {false, true});
+  dcae::Tiling t16;
+  t16.tile_h = t16.tile_w = 32;
+  t16.stride_h = t16.stride_w = 28;
+  const std::size_t budget = dcae::tiled_decode_bytes(m.decoder, 1, 40, t16);
+  const auto t = dcae::tiling_for_budget(m.decoder, 1, 40, budget);
+  CHECK(t.tile_h == 32);
+  CHECK(t.stride_h == 28);
+  CHECK(dcae::tiled_decode_bytes(m.decoder, 1, 40, t) <= budget);
+  // A bigger budget gives a bigger tile; one that fits nothing is an error naming the budget.
+  CHECK(dcae::tiling_for_budget(m.decoder, 1, 40, 4 * budget).tile_h > 32);
+  REQUIRE_THROWS_WITH(dcae::tiling_for_budget(m.decoder, 1, 40, 1000), Catch::Contains("budget of 1000 bytes"));
+  // And the chosen tiling really stays inside the budget.
+  Tensor<float, 4, reference_backend> z(Shape<4>{1, 4, 40, 40});
+  for (std::int64_t i = 0; i < z.numel(); ++i) z.data()[i] = static_cast<float>((i * 37) % 11) * 0.1f - 0.5f;
+  Tensor<float, 4, reference_backend> out(Shape<4>{1, 3, 80, 80});
+  Workspace<reference_backend> ws;
+  dcae::tiled_decode(m.decoder, ctx, ws, z.view(), out.view(), t);
+  CHECK(ws.high_water() <= budget);
+}

@@ -43,6 +43,10 @@ TEMPLATE_LIST_TEST_CASE("PromptEncoder equals SanaPipeline.encode_prompt", "[uni
   auto neg = enc.encode_negative(ctx, ws, *f.metadata_value("negative_prompt"), static_cast<std::int64_t>(prompts.size()));
   ws.reset();
   REQUIRE(enc.rows_encoded() == 1);  // the negative prompt ran once for the batch
+  auto neg_again = enc.encode_negative(ctx, ws, *f.metadata_value("negative_prompt"), 2);
+  ws.reset();
+  REQUIRE(enc.rows_encoded() == 0);  // and not again for a later call with the same text
+  const auto ne_again = host<B>(neg_again.embeds);
   const auto want_pe = f.load<float, 3>("prompt_embeds");
   const auto want_pm = f.load<std::int64_t, 2>("prompt_attention_mask");
   const auto want_ne = f.load<float, 3>("negative_prompt_embeds");
@@ -56,6 +60,7 @@ TEMPLATE_LIST_TEST_CASE("PromptEncoder equals SanaPipeline.encode_prompt", "[uni
               relative_l2<float, 3>(ne.view(), want_ne.view()));
   require_close<float, 3>(pe.view(), want_pe.view(), 1e-4);
   require_close<float, 3>(ne.view(), want_ne.view(), 1e-4);
+  REQUIRE(std::equal(ne_again.data(), ne_again.data() + ne_again.numel(), ne.data()));
 }
 
 TEST_CASE("PromptEncoder encodes a repeated prompt once and matches a lone encoding", "[unit][text][encode_prompt]") {

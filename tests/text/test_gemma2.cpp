@@ -1,6 +1,6 @@
 // Gemma2Encoder against transformers' Gemma2Model (eager attention, fp32) on padded batches:
 // a tiny config with sliding window and soft-cap, and one with the real head_dim 256 and 8:4 GQA
-// (bf16 weights, `model.` key prefix). fp32 within 1e-4 relative L2; bf16 checked against the fp32 output.
+// (bf16 weights, `model.` key prefix). fp32 within 1e-4 relative L2; bf16 against the fp32 output and PyTorch's bf16 run.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -44,6 +44,13 @@ void check_fixture(const std::string& name, double tol) {
   std::printf("gemma2 %s on %s/%s: relative L2 %.3g (tolerance %.1g)\n", name.c_str(),
               std::string(backend_traits<B>::name).c_str(), std::string(dtype_name(dtype_of_v<T>)).c_str(), err, tol);
   require_close<float, 3>(got.view(), want.view(), tol);
+  if constexpr (std::is_same_v<T, bf16>) {  // against PyTorch's own bf16 run of the same (bf16-rounded) weights
+    const auto want16 = f.load<float, 3>("last_hidden_state_bf16");
+    const double err16 = relative_l2<float, 3>(got.view(), want16.view());
+    std::printf("gemma2 %s on %s/bf16 vs PyTorch bf16: relative L2 %.3g\n", name.c_str(),
+                std::string(backend_traits<B>::name).c_str(), err16);
+    require_close<float, 3>(got.view(), want16.view(), tol);
+  }
 }
 
 template <class B, class T>

@@ -42,6 +42,7 @@ TEST_CASE("preprocess_prompt equals diffusers' prompt.lower().strip() on the pro
   REQUIRE(text::python_strip("\xE3\x80\x80 a b\xC2\xA0\t\n") == "a b");
   REQUIRE(text::python_strip(" \t ") == "");
   REQUIRE(text::python_strip("") == "");
+  REQUIRE_THROWS_WITH(text::preprocess_prompt("bad \xFF byte"), Catch::Contains("not valid UTF-8"));
 }
 
 TEST_CASE("token budget and select_index follow encode_prompt", "[unit][text]") {

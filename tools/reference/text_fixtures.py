@@ -16,8 +16,10 @@ Writes
                              (as Gemma2ForCausalLM saves them), bf16-representable weights stored as bf16
   encode_prompt.safetensors  SanaPipeline.encode_prompt (CHI on, max_sequence_length 300) over the trained
                              tokenizer + gemma2_tiny: prompt embeddings/mask and negative embeddings/mask
-All models run in fp32 with attn_implementation="eager" (soft-capping applied; recorded in the metadata).
+All models run in fp32 with attn_implementation="eager" (soft-capping applied; recorded in the metadata); the encoder
+fixtures also hold the bf16 model's output (last_hidden_state_bf16).
 """
+import copy
 import io
 import json
 import os
@@ -130,7 +132,10 @@ def encoder_fixture(out, cfg_kwargs, seed, lengths, total, prefix="", bf16_weigh
     ids, mask = padded_batch(cfg_kwargs["vocab_size"], lengths, total, seed + 1)
     with torch.no_grad():
         hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-    save_file({"input_ids": ids, "attention_mask": mask, "last_hidden_state": hidden.contiguous()},
+        # The production dtype: the same weights rounded to bf16, everything computed in bf16 (eager).
+        hidden_bf16 = copy.deepcopy(model).to(torch.bfloat16)(input_ids=ids, attention_mask=mask).last_hidden_state
+    save_file({"input_ids": ids, "attention_mask": mask, "last_hidden_state": hidden.contiguous(),
+               "last_hidden_state_bf16": hidden_bf16.contiguous()},
               os.path.join(out, "io.safetensors"),
               metadata={"attn_implementation": model.config._attn_implementation, "dtype": "float32"})
     return model

@@ -144,7 +144,8 @@ public:
   using space = space_t<B>;
   using Ctx = context_t<B>;
 
-  explicit Gemma2Encoder(Gemma2Config config) : config_(std::move(config)), embed_tokens_({config_.vocab_size, config_.hidden_size}), norm_({config_.hidden_size}) {
+  explicit Gemma2Encoder(Gemma2Config config)
+      : config_(std::move(config)), embed_tokens_({config_.vocab_size, config_.hidden_size}), norm_({config_.hidden_size}) {
     if (config_.sliding_layers.empty()) config_.fill_default_layer_types();
     layers_.reserve(static_cast<std::size_t>(config_.num_hidden_layers));
     for (std::int64_t i = 0; i < config_.num_hidden_layers; ++i) layers_.emplace_back(config_);
@@ -229,20 +230,27 @@ public:
       for (std::int64_t b = 0; b < bt; ++b) {
         for (std::int64_t j = 0; j < hkv; ++j) {
           // The `group` query heads of KV head j: one batched GEMM with K broadcast (batch stride 0).
-          TensorView<const T, 3, space> qg(q.data() + b * q.stride(0) + j * group * hd, {group, len, hd}, {hd, hq * hd, 1});      // (G, L, D)
-          TensorView<const T, 3, space> kt(k.data() + b * k.stride(0) + j * hd, {group, hd, len}, {0, 1, hkv * hd});               // (G, D, L)
-          TensorView<T, 3, space> sg(scores.data() + (b * hq + j * group) * len * len, {group, len, len});                        // (G, L, L)
+          const TensorView<const T, 3, space> qg(q.data() + b * q.stride(0) + j * group * hd, {group, len, hd},
+                                                 {hd, hq * hd, 1});                          // (G, L, D)
+          const TensorView<const T, 3, space> kt(k.data() + b * k.stride(0) + j * hd, {group, hd, len},
+                                                 {0, 1, hkv * hd});                          // (G, D, L)
+          const TensorView<T, 3, space> sg(scores.data() + (b * hq + j * group) * len * len,
+                                           {group, len, len});                               // (G, L, L)
           ops::matmul<Ctx, T>(ctx, qg, kt, sg, scale);
         }
       }
       const bool sliding = c.sliding_layers[li] && c.sliding_window > 0;
-      ops::attention_softmax<Ctx, T>(ctx, scores, mask,
-                                     {static_cast<float>(c.attn_logit_softcapping), true, sliding ? c.sliding_window : 0});  // (Bt, Hq, L, L)
+      const ops::AttentionMasking masking{static_cast<float>(c.attn_logit_softcapping), true,
+                                          sliding ? c.sliding_window : 0};
+      ops::attention_softmax<Ctx, T>(ctx, scores, mask, masking);                                // (Bt, Hq, L, L)
       for (std::int64_t b = 0; b < bt; ++b) {
         for (std::int64_t j = 0; j < hkv; ++j) {
-          TensorView<const T, 3, space> pg(scores.data() + (b * hq + j * group) * len * len, {group, len, len});                  // (G, L, L)
-          TensorView<const T, 3, space> vg(v.data() + b * v.stride(0) + j * hd, {group, len, hd}, {0, hkv * hd, 1});               // (G, L, D)
-          TensorView<T, 3, space> og(attn.data() + b * attn.stride(0) + j * group * hd, {group, len, hd}, {hd, hq * hd, 1});         // (G, L, D)
+          const TensorView<const T, 3, space> pg(scores.data() + (b * hq + j * group) * len * len,
+                                                 {group, len, len});                         // (G, L, L)
+          const TensorView<const T, 3, space> vg(v.data() + b * v.stride(0) + j * hd, {group, len, hd},
+                                                 {0, hkv * hd, 1});                          // (G, L, D)
+          const TensorView<T, 3, space> og(attn.data() + b * attn.stride(0) + j * group * hd, {group, len, hd},
+                                           {hd, hq * hd, 1});                                // (G, L, D)
           ops::matmul<Ctx, T>(ctx, pg, vg, og);
         }
       }
@@ -250,7 +258,12 @@ public:
       ops::gemma_rms_norm<Ctx, T, 2>(ctx, o, L.post_attention_layernorm.view(), o, eps);        // (Bt·L, C)
       ops::add<Ctx, T, 2>(ctx, h, o, h);                                                        // (Bt·L, C)
       ops::gemma_rms_norm<Ctx, T, 2>(ctx, h, L.pre_feedforward_layernorm.view(), xn, eps);      // (Bt·L, C)
-      ops::linear<Ctx, T, 2>(ctx, xn, L.gate_proj.view(), gate, Activation::GELUTanh);          // (Bt·L, F)
+      if constexpr (std::is_same_v<T, float>) {
+        ops::linear<Ctx, T, 2>(ctx, xn, L.gate_proj.view(), gate, Activation::GELUTanh);        // (Bt·L, F)
+      } else {  // PyTorch rounds gate(x) to T before the GELU; so do we in 16-bit types
+        ops::linear<Ctx, T, 2>(ctx, xn, L.gate_proj.view(), gate);                              // (Bt·L, F)
+        ops::activation<Ctx, T, 2>(ctx, gate, gate, Activation::GELUTanh);                      // (Bt·L, F)
+      }
       ops::linear<Ctx, T, 2>(ctx, xn, L.up_proj.view(), up);                                    // (Bt·L, F)
       ops::mul<Ctx, T, 2>(ctx, gate, up, gate);                                                 // (Bt·L, F)
       ops::linear<Ctx, T, 2>(ctx, gate, L.down_proj.view(), o);                                 // (Bt·L, C)

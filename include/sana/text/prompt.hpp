@@ -12,6 +12,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/core/utf8.hpp"
 #include "sana/text/lowercase_table.hpp"
 
 namespace sana {
@@ -49,21 +50,27 @@ inline std::string join_lines(const std::vector<std::string>& lines) {
 }
 
 namespace detail {
-/// Decodes one UTF-8 code point at s[i], advancing i; invalid bytes decode as themselves (U+DC80 + byte is
-/// what Python would need surrogateescape for; prompts are valid UTF-8, so this only keeps bytes intact).
+/// Decodes the UTF-8 code point at s[i] and sets `len` to its byte count; a byte that starts no valid sequence
+/// gives 0xFFFFFFFF with len 1, and callers copy it through unchanged.
 inline char32_t next_code_point(std::string_view s, std::size_t& i, std::size_t& len) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  auto cont = [&](std::size_t k) { return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
-  if (b0 < 0x80) { len = 1; return b0; }
-  if ((b0 & 0xE0) == 0xC0 && cont(1)) { len = 2; return ((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu); }
+  auto byte = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };
+  auto cont = [&](std::size_t k) { return i + k < s.size() && (byte(k) & 0xC0) == 0x80; };
+  const char32_t b0 = byte(0);
+  if (b0 < 0x80) {
+    len = 1;
+    return b0;
+  }
+  if ((b0 & 0xE0) == 0xC0 && cont(1)) {
+    len = 2;
+    return ((b0 & 0x1F) << 6) | (byte(1) & 0x3F);
+  }
   if ((b0 & 0xF0) == 0xE0 && cont(1) && cont(2)) {
     len = 3;
-    return ((b0 & 0x0Fu) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) | (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+    return ((b0 & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
   }
   if ((b0 & 0xF8) == 0xF0 && cont(1) && cont(2) && cont(3)) {
     len = 4;
-    return ((b0 & 0x07u) << 18) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 12) |
-           ((static_cast<unsigned char>(s[i + 2]) & 0x3Fu) << 6) | (static_cast<unsigned char>(s[i + 3]) & 0x3Fu);
+    return ((b0 & 0x07) << 18) | ((byte(1) & 0x3F) << 12) | ((byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);
   }
   len = 1;
   return 0xFFFFFFFFu;  // not a code point: copied through as the raw byte
@@ -143,8 +150,12 @@ inline std::string python_strip(std::string_view s) {
   return std::string(s.substr(begin, end - begin));
 }
 
-/// diffusers `_text_preprocessing` with clean_caption=False: `text.lower().strip()`.
-inline std::string preprocess_prompt(std::string_view prompt) { return python_strip(python_lower(prompt)); }
+/// diffusers `_text_preprocessing` with clean_caption=False: `text.lower().strip()`. The prompt must be
+/// valid UTF-8 (a Python str always is).
+inline std::string preprocess_prompt(std::string_view prompt) {
+  check(valid_utf8(prompt), "prompt", "prompt is not valid UTF-8");
+  return python_strip(python_lower(prompt));
+}
 
 /// Token window of SanaPipeline._get_gemma_prompt_embeds: the tokenizer's max_length for a prompt.
 /// With CHI (chi_tokens = len(tokenizer.encode(chi)), BOS included): chi_tokens + max_sequence_length − 2.

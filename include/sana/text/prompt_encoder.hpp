@@ -4,13 +4,15 @@
 ///   positive: lower().strip(), CHI prefix, tokenize to n_chi + max_sequence_length − 2, Gemma-2, keep index 0
 ///             and the last max_sequence_length − 1 positions (hidden states and mask alike);
 ///   negative: lower().strip(), no CHI, tokenize to max_sequence_length, Gemma-2, no selection.
-/// Repeated prompts of a batch are encoded once, and the negative prompt once for the whole batch.
+/// Repeated prompts of a batch are encoded once, and the negative prompt once for the whole batch (and kept for
+/// later calls with the same negative prompt).
 /// Activations come from the caller's workspace; call `ws.reset()` between calls, as for every model.
 /// Needs SentencePiece (through tokenizer.hpp).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -73,10 +75,24 @@ public:
     return run(ctx, ws, texts, budget, /*select=*/true);
   }
 
-  /// The negative prompt, encoded once (no CHI, M tokens) and repeated for `batch` rows.
+  /// The negative prompt (no CHI, M tokens, no selection) repeated for `batch` rows. It runs through Gemma-2 once,
+  /// and not again while later calls pass the same (preprocessed) text.
   PromptEmbeddings<B, T> encode_negative(Ctx& ctx, Workspace<B>& ws, const std::string& negative, std::int64_t batch) {
-    std::vector<std::string> texts(static_cast<std::size_t>(batch), preprocess_prompt(negative));
-    return run(ctx, ws, texts, options_.max_sequence_length, /*select=*/false);
+    std::string text = preprocess_prompt(negative);
+    if (!negative_cache_ || negative_text_ != text) {
+      negative_cache_.emplace(run(ctx, ws, {text}, options_.max_sequence_length, /*select=*/false));
+      negative_text_ = std::move(text);
+    } else {
+      rows_encoded_ = 0;
+    }
+    const std::int64_t m = options_.max_sequence_length, dim = encoder_.config().hidden_size;
+    PromptEmbeddings<B, T> out{Tensor<T, 3, B>({batch, m, dim}), Tensor<std::int64_t, 2, B>({batch, m})};
+    const auto& c = *negative_cache_;
+    for (std::int64_t i = 0; i < batch; ++i) {
+      ops::copy(ctx, c.embeds.view(), out.embeds.view().slice(0, i, 1));  // (1, M, C)
+      ops::copy(ctx, c.mask.view(), out.mask.view().slice(0, i, 1));      // (1, M)
+    }
+    return out;
   }
 
 private:
@@ -136,6 +152,8 @@ private:
   std::string chi_text_;
   std::int64_t chi_tokens_ = 0;
   std::int64_t rows_encoded_ = 0;
+  std::optional<PromptEmbeddings<B, T>> negative_cache_;  // (1, M, C) and (1, M)
+  std::string negative_text_;
 };
 
 } // namespace text

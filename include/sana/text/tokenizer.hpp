@@ -87,8 +87,8 @@ public:
           } catch (const std::exception&) {
             fail(cfg.name(), "added_tokens_decoder key '", id_text, "' is not a token id");
           }
-          check(id >= 0 && id < t.vocab_size(), cfg.name(), "added token '", content, "' has id ", id, " outside the vocabulary of ",
-                t.vocab_size());
+          check(id >= 0 && id < t.vocab_size(), cfg.name(), "added token '", content, "' has id ", id,
+                " outside the vocabulary of ", t.vocab_size());
           if (!content.empty()) t.added_.emplace_back(content, id);
         }
       }
@@ -158,7 +158,8 @@ public:
       auto body = encode_plain(texts[r]);
       // Truncation keeps room for the special tokens, as transformers does.
       const std::int64_t specials = (add_bos_ ? 1 : 0) + (add_eos_ ? 1 : 0);
-      const std::int64_t keep = std::max<std::int64_t>(0, std::min<std::int64_t>(static_cast<std::int64_t>(body.size()), max_length - specials));
+      const std::int64_t keep =
+          std::max<std::int64_t>(0, std::min<std::int64_t>(static_cast<std::int64_t>(body.size()), max_length - specials));
       body.resize(static_cast<std::size_t>(keep));
       std::vector<std::int64_t> row;
       if (add_bos_) row.push_back(bos_id_);
