@@ -18,5 +18,10 @@ int cmd_encode(std::span<const std::string_view> args);
 /// `sana dit-run`: loads a transformer/ folder, runs one forward on inputs from a safetensors file,
 /// writes the output and compares it with an "output" in the inputs (docs/dit.md).
 int cmd_dit_run(std::span<const std::string_view> args);
+/// `sana generate`: prompts -> PNG images through the Sana pipeline.
+int cmd_generate(std::span<const std::string_view> args);
+
+/// `sana info DIR`: components, configs, dtypes and parameter counts of a diffusers Sana folder.
+int cmd_info(std::span<const std::string_view> args);
 
 } // namespace sana_cli

@@ -18,6 +18,10 @@ constexpr Command commands[] = {
     {"schedule", "print a sampler's timesteps and sigmas as JSON", sana_cli::cmd_schedule},
     {"dit-run", "one transformer forward from a safetensors file (compare with diffusers)", sana_cli::cmd_dit_run},
 #ifdef SANA_CLI_WITH_TEXT
+#ifdef SANA_CLI_WITH_GENERATE
+    {"generate", "text to image: prompts in, PNGs out (sana generate --help)", sana_cli::cmd_generate},
+    {"info", "describe a diffusers Sana folder (components, configs, dtypes, parameter counts)", sana_cli::cmd_info},
+#endif
     {"encode", "encode prompts with the Gemma-2 text encoder (embeddings + masks as safetensors)", sana_cli::cmd_encode},
 #endif
 };

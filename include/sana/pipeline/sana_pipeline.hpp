@@ -1,0 +1,380 @@
+/// @file
+/// `pipeline::SanaPipeline<B, T>`: prompt in, image out, from a diffusers-format Sana folder
+/// (model_index.json, transformer/, vae/, text_encoder/, tokenizer/, scheduler/), computing what
+/// diffusers' `SanaPipeline.__call__` computes (sana-spec.md §4.5):
+///   1. prompts → Gemma-2 embeddings (positive with CHI, negative once for the batch);
+///   2. the DiT's text K/V projected once for the whole [uncond, cond, perturbed] batch;
+///   3. latents fp32 between steps; per step the branches run as one model batch, guidance
+///      (CFG, PAG, adaptive PAG) combines them, and the sampler (Flow-DPM-Solver or Flow-Euler)
+///      updates the state — every latent-sized update through `ops::lincomb` on the backend;
+///   4. latents / scaling_factor → DC-AE decoder (optionally tiled) → resize-and-crop back when
+///      resolution binning moved the size → float image in [-1, 1] and uint8 HWC pixels.
+///
+/// Noise: image k of a request (prompt p, copy j, k = p·images_per_prompt + j) starts from
+/// `fill_normal(seed, k)` — Philox4x32-10, so an image depends only on (seed, k), never on batch
+/// layout or thread count. `initial_latents` replaces it (for comparisons with diffusers).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sana/dcae/autoencoder.hpp"
+#include "sana/dcae/tiling.hpp"
+#include "sana/dit/loader.hpp"
+#include "sana/io/json_file.hpp"
+#include "sana/ops.hpp"
+#include "sana/pipeline/image.hpp"
+#include "sana/pipeline/noise.hpp"
+#include "sana/pipeline/resolution.hpp"
+#include "sana/sampling/flow_dpm_solver.hpp"
+#include "sana/sampling/flow_euler.hpp"
+#include "sana/sampling/guidance.hpp"
+#include "sana/sampling/sample.hpp"
+#include "sana/text/prompt_encoder.hpp"
+
+namespace sana {
+inline namespace SANA_ABI_NAMESPACE {
+namespace pipeline {
+
+/// The sampler settings read from scheduler/scheduler_config.json.
+struct SchedulerSettings {
+  std::string sampler = "flow-dpm";  ///< "flow-dpm" (DPMSolverMultistepScheduler) or "flow-euler"
+  double shift = 3.0;
+  int order = 2;
+  int num_train_timesteps = 1000;
+
+  static SchedulerSettings from_json(const io::JsonConfig& j) {
+    SchedulerSettings s;
+    const std::string cls = j.get_or<std::string>("_class_name", "DPMSolverMultistepScheduler");
+    if (cls == "DPMSolverMultistepScheduler") s.sampler = "flow-dpm";
+    else if (cls == "FlowMatchEulerDiscreteScheduler") s.sampler = "flow-euler";
+    else fail(j.name(), "unknown scheduler '", cls, "' (supported: DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler)");
+    s.shift = j.get_or<double>(s.sampler == "flow-dpm" ? "flow_shift" : "shift", 3.0);
+    s.order = static_cast<int>(j.get_or<std::int64_t>("solver_order", 2));
+    s.num_train_timesteps = static_cast<int>(j.get_or<std::int64_t>("num_train_timesteps", 1000));
+    return s;
+  }
+};
+
+/// Reads a diffusers scheduler config. Python's json writes ±Infinity and NaN (e.g. lambda_min_clipped: -inf),
+/// which strict JSON rejects; outside strings they become null (the sampler reads none of those keys).
+inline io::JsonConfig load_scheduler_config(const std::filesystem::path& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  check(static_cast<bool>(in), name, "cannot read '", path.string(), "'");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), out;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (std::string_view word : {"-Infinity", "Infinity", "NaN"})
+      if (text.compare(i, word.size(), word) == 0) {
+        out += "null";
+        i += word.size() - 1;
+        replaced = true;
+        break;
+      }
+    if (!replaced) out += c;
+  }
+  return io::JsonConfig::parse(out, name);
+}
+
+/// One generation. Zero / empty fields take the model's defaults.
+struct GenerateRequest {
+  std::vector<std::string> prompts;
+  std::string negative_prompt;
+  int images_per_prompt = 1;
+  std::int64_t height = 0, width = 0;  ///< 0: native resolution (sample_size × VAE compression)
+  int steps = 20;
+  double guidance_scale = 4.5;
+  double pag_scale = 0.0, pag_adaptive_scale = 0.0;
+  std::vector<std::int64_t> pag_blocks;  ///< transformer blocks for PAG (required when pag_scale > 0)
+  std::string sampler;                   ///< "", "flow-dpm" or "flow-euler"
+  double shift = 0.0;                    ///< 0: the scheduler config's
+  std::uint64_t seed = 0;
+  std::span<const float> initial_latents;  ///< (N, latent_channels, h, w) host floats, or empty
+  bool resolution_binning = true;
+  bool vae_tiling = false;
+  std::int64_t max_sequence_length = 300;
+};
+
+/// Called after each step with (step index, number of steps); return false to stop early
+/// (the current latents are then decoded).
+struct GenerateCallbacks {
+  std::function<bool(int, int)> on_step;
+};
+
+struct GenerateResult {
+  std::int64_t count = 0, height = 0, width = 0;
+  std::vector<float> images;         ///< (N, 3, H, W) in [-1, 1] as the decoder wrote them
+  std::vector<std::uint8_t> pixels;  ///< (N, H, W, 3)
+  int steps_run = 0;
+};
+
+template <class B, class T>
+class SanaPipeline {
+public:
+  using Ctx = context_t<B>;
+  using space = space_t<B>;
+  using FView = TensorView<float, 4, space>;
+  using CFView = TensorView<const float, 4, space>;
+
+  /// Loads every component; errors name the folder piece that is missing or broken.
+  static SanaPipeline load(Ctx& ctx, const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    check(fs::is_directory(dir), "pipeline", "model folder '", dir.string(), "' does not exist");
+    check(fs::exists(dir / "model_index.json"), "pipeline", "'", dir.string(),
+          "' is not a diffusers Sana folder: model_index.json is missing");
+    io::JsonConfig::load(dir / "model_index.json", "model_index.json");
+    for (const char* part : {"transformer", "vae", "text_encoder", "tokenizer", "scheduler"})
+      check(fs::is_directory(dir / part), "pipeline", "component '", part, "' is missing from '", dir.string(), "'");
+    check(fs::exists(dir / "scheduler" / "scheduler_config.json"), "pipeline",
+          "scheduler/scheduler_config.json is missing from '", dir.string(), "'");
+    SanaPipeline p;
+    p.dir_ = dir;
+    p.scheduler_ = SchedulerSettings::from_json(
+        load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json"));
+    p.transformer_ = dit::load_transformer<B, T>(ctx, dir / "transformer");
+    p.vae_ = std::make_unique<dcae::AutoencoderDC<B, T>>(
+        dcae::AutoencoderDC<B, T>::from_folder(ctx, dir / "vae", dcae::Parts{false, true}));
+    p.text_ = std::make_unique<text::PromptEncoder<B, T>>(text::GemmaTokenizer::load(dir / "tokenizer"),
+                                                          text::Gemma2Encoder<B, T>::load(ctx, dir / "text_encoder"));
+    check(p.vae_->config.latent_channels == p.transformer_->config().in_channels, "pipeline", "vae latent_channels ",
+          p.vae_->config.latent_channels, " differ from transformer in_channels ", p.transformer_->config().in_channels);
+    return p;
+  }
+
+  const SchedulerSettings& scheduler() const { return scheduler_; }
+  dit::SanaTransformer<B, T>& transformer() { return *transformer_; }
+  dcae::AutoencoderDC<B, T>& vae() { return *vae_; }
+  text::PromptEncoder<B, T>& text_encoder() { return *text_; }
+  std::int64_t vae_scale() const { return vae_->config.spatial_compression(); }
+  /// The resolution the transformer was trained at (sample_size × VAE compression).
+  std::int64_t native_size() const { return transformer_->config().sample_size * vae_scale(); }
+
+  GenerateResult generate(Ctx& ctx, const GenerateRequest& rq, const GenerateCallbacks& cb = {}) {
+    check(!rq.prompts.empty(), "generate", "no prompt given");
+    check(rq.images_per_prompt >= 1, "generate", "images per prompt must be >= 1, got ", rq.images_per_prompt);
+    check(rq.steps >= 1, "generate", "steps must be >= 1, got ", rq.steps);
+    const std::int64_t f = vae_scale();
+    const std::int64_t H = rq.height > 0 ? rq.height : native_size(), W = rq.width > 0 ? rq.width : native_size();
+    check(H % 32 == 0 && W % 32 == 0, "generate", "height and width must be multiples of 32, got ", W, "x", H);
+    std::int64_t gh = H, gw = W;  // the size the model generates at
+    const auto bins = aspect_bins_for(native_size());
+    if (rq.resolution_binning && !bins.empty()) {
+      const AspectBin b = closest_bin(bins, H, W);
+      gh = b.height;
+      gw = b.width;
+    }
+    check(gh % f == 0 && gw % f == 0, "generate", "size ", gw, "x", gh, " is not a multiple of the VAE's ", f);
+
+    const auto& tc = transformer_->config();
+    const std::int64_t P = static_cast<std::int64_t>(rq.prompts.size()), N = P * rq.images_per_prompt;
+    const std::int64_t Cl = tc.in_channels, h = gh / f, w = gw / f, latent_numel = N * Cl * h * w;
+    sampling::Guidance guide{rq.guidance_scale, rq.pag_scale, rq.pag_adaptive_scale};
+    check(!guide.do_pag() || !rq.pag_blocks.empty(), "generate", "PAG needs at least one transformer block");
+    check(!tc.guidance_embeds, "generate", "this transformer embeds guidance (Sana Sprint): use the SCM path");
+    transformer_->set_pag_blocks(guide.do_pag() ? std::span<const std::int64_t>(rq.pag_blocks)
+                                                : std::span<const std::int64_t>());
+    const std::int64_t nb = guide.num_branches();
+
+    // 1. Text: positive prompts (repeated per image), negative once; branch order [uncond, cond, perturbed].
+    Workspace<B> ws;
+    std::vector<std::string> pos;
+    for (const auto& p : rq.prompts)
+      for (int j = 0; j < rq.images_per_prompt; ++j) pos.push_back(p);
+    check(rq.max_sequence_length == text_->options().max_sequence_length, "generate", "max_sequence_length ",
+          rq.max_sequence_length, " differs from the encoder's ", text_->options().max_sequence_length);
+    auto cond = text_->encode(ctx, ws, pos);
+    ws.reset();
+    std::optional<text::PromptEmbeddings<B, T>> uncond;
+    if (guide.do_cfg()) {
+      uncond = text_->encode_negative(ctx, ws, rq.negative_prompt, N);
+      ws.reset();
+    }
+    const std::int64_t M = cond.embeds.size(1), Cc = cond.embeds.size(2);
+    Tensor<T, 3, B> text_batch({nb * N, M, Cc});  // (nb·N, M, Cc)
+    std::vector<float> mask(static_cast<std::size_t>(nb * N * M));
+    {
+      std::int64_t at = 0;
+      auto put = [&](const text::PromptEmbeddings<B, T>& e) {
+        ops::copy(ctx, TensorView<const T, 3, space>(e.embeds.view()), text_batch.view().slice(0, at * N, N));
+        auto m = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(e.mask.view()));
+        for (std::int64_t i = 0; i < N * M; ++i) mask[static_cast<std::size_t>(at * N * M + i)] = static_cast<float>(m.data()[i]);
+        ++at;
+      };
+      if (uncond) put(*uncond);
+      put(cond);
+      if (guide.do_pag()) put(cond);
+    }
+    auto text_kv = transformer_->encode_text(ctx, ws, TensorView<const T, 3, space>(text_batch.view()), mask);
+    ws.reset();
+
+    // 2. Initial latents (fp32 on the backend).
+    Tensor<float, 4, B> x({N, Cl, h, w});  // (N, Cl, h, w)
+    {
+      std::vector<float> host(static_cast<std::size_t>(latent_numel));
+      if (!rq.initial_latents.empty()) {
+        check(static_cast<std::int64_t>(rq.initial_latents.size()) == latent_numel, "generate", "initial latents hold ",
+              rq.initial_latents.size(), " values, (", N, ", ", Cl, ", ", h, ", ", w, ") needs ", latent_numel);
+        std::copy(rq.initial_latents.begin(), rq.initial_latents.end(), host.begin());
+      } else {
+        const std::size_t per = static_cast<std::size_t>(Cl * h * w);
+        for (std::int64_t k = 0; k < N; ++k)
+          fill_normal(std::span<float>(host).subspan(static_cast<std::size_t>(k) * per, per), rq.seed,
+                      static_cast<std::uint64_t>(k));
+      }
+      backend_traits<B>::upload(ctx, x.data(), host.data(), host.size() * sizeof(float));
+    }
+
+    // 3. Denoising. Buffers allocated once, here.
+    const std::string sampler = rq.sampler.empty() ? scheduler_.sampler : rq.sampler;
+    const double shift = rq.shift > 0 ? rq.shift : scheduler_.shift;
+    Tensor<T, 4, B> model_in({nb * N, Cl, h, w});                      // (nb·N, Cl, h, w)
+    Tensor<T, 4, B> model_out({nb * N, tc.out_channels, h, w});        // (nb·N, Cout, h, w)
+    Tensor<float, 4, B> branch_v({nb * N, tc.out_channels, h, w});     // (nb·N, Cout, h, w) fp32
+    check(tc.out_channels == Cl, "generate", "transformer out_channels ", tc.out_channels, " differ from in_channels ",
+          Cl, " (learned-sigma models are not supported)");
+    std::vector<float> timesteps(static_cast<std::size_t>(nb * N));
+    auto lincomb = [&](const FView& out, std::span<const double> c, std::span<const FView> in) {
+      std::vector<float> cf(c.begin(), c.end());
+      std::vector<CFView> cin(in.begin(), in.end());
+      ops::lincomb(ctx, std::span<const float>(cf), std::span<const CFView>(cin), out);
+    };
+    int steps_run = 0;
+    struct EarlyStop {};
+    bool stop_requested = false;
+    auto velocity = [&](int i, double t, const FView& xin, const FView& v) {
+      if (stop_requested) throw EarlyStop{};  // x already holds the state after the last completed step
+      for (std::int64_t b = 0; b < nb; ++b) ops::copy(ctx, CFView(xin), model_in.view().slice(0, b * N, N));
+      std::fill(timesteps.begin(), timesteps.end(), static_cast<float>(t));
+      ws.reset();
+      transformer_->forward(ctx, ws, TensorView<const T, 4, space>(model_in.view()), timesteps, {}, text_kv,
+                            model_out.view(), guide.do_pag() ? N : 0);
+      ops::copy(ctx, TensorView<const T, 4, space>(model_out.view()), branch_v.view());
+      std::array<FView, 3> br;
+      for (std::int64_t b = 0; b < nb; ++b) br[static_cast<std::size_t>(b)] = branch_v.view().slice(0, b * N, N);  // (N, Cl, h, w)
+      guide.combine(v, std::span<const FView>(br.data(), static_cast<std::size_t>(nb)), t, lincomb);
+      ++steps_run;
+      if (cb.on_step && !cb.on_step(i, rq.steps)) stop_requested = true;
+    };
+
+    auto run_sampler = [&](auto& s) {
+      s.set_timesteps(rq.steps);
+      const int nbuf = sampling::workspace_buffers(s);
+      std::vector<Tensor<float, 4, B>> store;
+      std::vector<FView> bufs;
+      for (int k = 0; k < nbuf; ++k) store.emplace_back(Shape<4>{N, Cl, h, w});
+      for (auto& s2 : store) bufs.push_back(s2.view());
+      try {
+        sampling::sample(s, velocity, x.view(), lincomb, std::span<const FView>(bufs));
+      } catch (const EarlyStop&) {
+      }
+    };
+    if (sampler == "flow-dpm") {
+      sampling::FlowDpmSolverConfig c;
+      c.shift = shift;
+      c.order = scheduler_.order;
+      c.num_train_timesteps = scheduler_.num_train_timesteps;
+      sampling::FlowDpmSolver s(c);
+      run_sampler(s);
+    } else if (sampler == "flow-euler") {
+      sampling::FlowEulerConfig c;
+      c.shift = shift;
+      c.num_train_timesteps = scheduler_.num_train_timesteps;
+      sampling::FlowEuler s(c);
+      run_sampler(s);
+    } else {
+      fail("generate", "unknown sampler '", sampler, "' (flow-dpm, flow-euler)");
+    }
+
+    // 4. Decode: latents / scaling_factor → images.
+    Tensor<T, 4, B> z({N, Cl, h, w});  // (N, Cl, h, w)
+    {
+      const float inv = static_cast<float>(1.0 / vae_->config.scaling_factor);
+      std::array<CFView, 1> in{CFView(x.view())};
+      Tensor<float, 4, B> zs({N, Cl, h, w});
+      ops::lincomb(ctx, std::span<const float>(&inv, 1), std::span<const CFView>(in), zs.view());
+      ops::copy(ctx, CFView(zs.view()), z.view());
+    }
+    const std::int64_t C = vae_->config.in_channels;
+    std::vector<float> img;  // (N, C, gh, gw)
+    std::int64_t oh = gh, ow = gw;
+    ws.reset();
+    if constexpr (is_host_backend_v<B>) {
+      if (rq.vae_tiling) {
+        dcae::Tiling t;
+        oh = dcae::tiled_decode_extent(h, t.tile_h / f, t.stride_h / f, f, gh);
+        ow = dcae::tiled_decode_extent(w, t.tile_w / f, t.stride_w / f, f, gw);
+        Tensor<T, 4, B> out({N, C, oh, ow});
+        dcae::tiled_decode(vae_->decoder, ctx, ws, TensorView<const T, 4, host_space>(z.view()), out.view(), t);
+        img = to_float_host(ctx, out);
+      }
+    } else {
+      check(!rq.vae_tiling, "generate", "tiled VAE decode runs on host backends only");
+    }
+    if (img.empty()) {
+      Tensor<T, 4, B> out({N, C, gh, gw});  // (N, C, gh, gw)
+      vae_->decode(ctx, ws, TensorView<const T, 4, space>(z.view()), out.view());
+      img = to_float_host(ctx, out);
+    }
+
+    // 5. Back to the requested size when binning moved it.
+    GenerateResult r;
+    r.count = N;
+    r.height = H;
+    r.width = W;
+    r.steps_run = steps_run;
+    if (oh == H && ow == W) {
+      r.images = std::move(img);
+    } else {
+      r.images.resize(static_cast<std::size_t>(N * C * H * W));
+      for (std::int64_t k = 0; k < N; ++k)
+        resize_and_crop(TensorView<const float, 3>(img.data() + k * C * oh * ow, {C, oh, ow}),
+                        TensorView<float, 3>(r.images.data() + k * C * H * W, {C, H, W}));
+    }
+    r.pixels.resize(static_cast<std::size_t>(N * H * W * C));
+    for (std::int64_t k = 0; k < N; ++k)
+      to_pixels(TensorView<const float, 3>(r.images.data() + k * C * H * W, {C, H, W}),
+                std::span<std::uint8_t>(r.pixels).subspan(static_cast<std::size_t>(k * H * W * C),
+                                                          static_cast<std::size_t>(H * W * C)));
+    return r;
+  }
+
+private:
+  SanaPipeline() = default;
+
+  static std::vector<float> to_float_host(Ctx& ctx, const Tensor<T, 4, B>& t) {
+    auto host = to_host<B>(ctx, TensorView<const T, 4, space>(t.view()));
+    std::vector<float> v(static_cast<std::size_t>(host.numel()));
+    for (std::int64_t i = 0; i < host.numel(); ++i) v[static_cast<std::size_t>(i)] = to_float(host.data()[i]);
+    return v;
+  }
+
+  std::filesystem::path dir_;
+  SchedulerSettings scheduler_;
+  std::unique_ptr<dit::SanaTransformer<B, T>> transformer_;
+  std::unique_ptr<dcae::AutoencoderDC<B, T>> vae_;
+  std::unique_ptr<text::PromptEncoder<B, T>> text_;
+};
+
+} // namespace pipeline
+} // namespace SANA_ABI_NAMESPACE
+} // namespace sana

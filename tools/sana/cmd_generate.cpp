@@ -1,0 +1,261 @@
+// `sana generate`: prompt(s) in, PNG(s) out, through pipeline::SanaPipeline.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "sana/io/png.hpp"
+#include "sana/pipeline/prompt_file.hpp"
+#include "sana/pipeline/sana_pipeline.hpp"
+#ifdef SANA_WITH_ONEDNN
+#include "sana/backends/onednn/onednn.hpp"
+#endif
+
+namespace sana_cli {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
+
+  -p, --prompt TEXT          the prompt (repeatable: one batch of several prompts)
+  -n, --negative-prompt TEXT negative prompt for classifier-free guidance (default "")
+      --txt-file PATH        one prompt per line (NVlabs inference script format)
+      --json-file PATH       a JSON list of {"prompt": ..., "seed": ..., ...} objects
+      --model DIR            diffusers Sana folder (default $SANA_MODEL, else the built-in models/sana-toy)
+      --steps N              sampler steps (default 20)
+      --cfg-scale W          classifier-free guidance scale (default 4.5; <= 1 turns CFG off)
+      --pag-scale S          perturbed-attention guidance scale (default 0: off)
+      --pag-blocks I,J       transformer blocks PAG perturbs (default: the middle block)
+      --sampler NAME         flow-dpm | flow-euler (default: scheduler/scheduler_config.json)
+      --shift S              flow shift (default: the scheduler config's)
+  -W, --width PX / -H, --height PX   image size, multiples of 32 (default: the model's native size)
+      --seed N               seed (default 0); image k of a run uses noise stream k
+      --batch N              images per prompt (default 1)
+  -o, --output PATH          output PNG (default sana.png; several images get _0, _1, ... suffixes)
+      --backend cpu|cuda     (default cpu)
+      --dtype f32|bf16       (default f32)
+      --vae-tiling           decode in 512-px tiles (large images)
+      --no-binning           keep the requested size instead of the closest aspect-ratio bin
+  -h, --help                 this text
+Exit codes: 0 ok, 1 runtime error, 2 usage error.
+)";
+
+struct UsageError {
+  std::string message;
+};
+
+struct Args {
+  std::vector<std::string> prompts;
+  std::string negative, txt_file, json_file, model, sampler, output = "sana.png", backend = "cpu", dtype = "f32";
+  int steps = 20, batch = 1;
+  double cfg = 4.5, pag = 0.0, shift = 0.0;
+  std::vector<std::int64_t> pag_blocks;
+  std::int64_t width = 0, height = 0;
+  std::uint64_t seed = 0;
+  bool tiling = false, binning = true;
+};
+
+template <class N>
+N number(std::string_view flag, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    N out;
+    if constexpr (std::is_floating_point_v<N>) out = static_cast<N>(std::stod(v, &used));
+    else if constexpr (std::is_unsigned_v<N>) {
+      if (!v.empty() && v[0] == '-') throw 0;
+      out = static_cast<N>(std::stoull(v, &used));
+    } else out = static_cast<N>(std::stoll(v, &used));
+    if (used != v.size()) throw 0;
+    return out;
+  } catch (...) {
+    throw UsageError{std::string(flag) + " expects a number, got '" + v + "'"};
+  }
+}
+
+Args parse(std::span<const std::string_view> args) {
+  Args a;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view f = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw UsageError{std::string(f) + " needs a value"};
+      return std::string(args[++i]);
+    };
+    if (f == "-p" || f == "--prompt") a.prompts.push_back(value());
+    else if (f == "-n" || f == "--negative-prompt") a.negative = value();
+    else if (f == "--txt-file") a.txt_file = value();
+    else if (f == "--json-file") a.json_file = value();
+    else if (f == "--model") a.model = value();
+    else if (f == "--steps") a.steps = number<int>(f, value());
+    else if (f == "--cfg-scale") a.cfg = number<double>(f, value());
+    else if (f == "--pag-scale") a.pag = number<double>(f, value());
+    else if (f == "--pag-blocks") {
+      const std::string v = value();
+      std::size_t pos = 0;
+      while (pos <= v.size()) {
+        const std::size_t comma = std::min(v.find(',', pos), v.size());
+        a.pag_blocks.push_back(number<std::int64_t>(f, v.substr(pos, comma - pos)));
+        pos = comma + 1;
+      }
+    } else if (f == "--sampler") a.sampler = value();
+    else if (f == "--shift") a.shift = number<double>(f, value());
+    else if (f == "-W" || f == "--width") a.width = number<std::int64_t>(f, value());
+    else if (f == "-H" || f == "--height") a.height = number<std::int64_t>(f, value());
+    else if (f == "--seed") a.seed = number<std::uint64_t>(f, value());
+    else if (f == "--batch") a.batch = number<int>(f, value());
+    else if (f == "-o" || f == "--output") a.output = value();
+    else if (f == "--backend") a.backend = value();
+    else if (f == "--dtype") a.dtype = value();
+    else if (f == "--vae-tiling") a.tiling = true;
+    else if (f == "--no-binning") a.binning = false;
+    else throw UsageError{"unknown flag '" + std::string(f) + "' (try sana generate --help)"};
+  }
+  if (a.prompts.empty() && a.txt_file.empty() && a.json_file.empty())
+    throw UsageError{"no prompt: give -p/--prompt, --txt-file or --json-file"};
+  if (a.steps < 1) throw UsageError{"--steps must be >= 1"};
+  if (a.batch < 1) throw UsageError{"--batch must be >= 1"};
+  if (a.width < 0 || a.height < 0 || a.width % 32 || a.height % 32)
+    throw UsageError{"-W/-H must be positive multiples of 32, got " + std::to_string(a.width) + "x" +
+                     std::to_string(a.height)};
+  if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler")
+    throw UsageError{"unknown sampler '" + a.sampler + "' (flow-dpm, flow-euler)"};
+  if (a.backend != "cpu" && a.backend != "cuda") throw UsageError{"--backend must be cpu or cuda, got '" + a.backend + "'"};
+  if (a.dtype != "f32" && a.dtype != "bf16") throw UsageError{"--dtype must be f32 or bf16, got '" + a.dtype + "'"};
+  if (a.output.size() < 4 || a.output.substr(a.output.size() - 4) != ".png")
+    throw UsageError{"-o/--output must name a .png file, got '" + a.output + "'"};
+  if (a.model.empty()) {
+    const char* env = std::getenv("SANA_MODEL");
+    a.model = env && *env ? env : SANA_DEFAULT_MODEL;
+  }
+  return a;
+}
+
+std::string output_path(const std::string& out, std::size_t index, std::size_t count) {
+  if (count == 1) return out;
+  return out.substr(0, out.size() - 4) + "_" + std::to_string(index) + ".png";
+}
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+template <class B, class T>
+int run(const Args& a) {
+  using namespace sana;
+  // Jobs: command-line prompts share the flags; file entries may override them.
+  std::vector<pipeline::PromptJob> jobs;
+  for (const auto& p : a.prompts) jobs.push_back(pipeline::PromptJob{p, {}, {}, {}, {}, {}, {}, {}});
+  if (!a.txt_file.empty())
+    for (auto& j : pipeline::read_prompt_lines(a.txt_file)) jobs.push_back(std::move(j));
+  if (!a.json_file.empty())
+    for (auto& j : pipeline::read_prompt_json(a.json_file)) jobs.push_back(std::move(j));
+  check(!jobs.empty(), "generate", "the prompt file holds no prompts");
+  // Every output must be writable before any work starts.
+  const fs::path out_dir = fs::path(a.output).has_parent_path() ? fs::path(a.output).parent_path() : fs::path(".");
+  check(fs::is_directory(out_dir), a.output, "cannot write: directory '", out_dir.string(), "' does not exist");
+  check(access(out_dir.c_str(), W_OK) == 0, a.output, "cannot write: no permission in '", out_dir.string(), "'");
+  check(fs::is_directory(a.model), "generate", "model folder '", a.model,
+        "' does not exist (give --model DIR or set SANA_MODEL)");
+
+  context_t<B> ctx;
+  auto pipe = pipeline::SanaPipeline<B, T>::load(ctx, a.model);
+  const bool tty = isatty(fileno(stderr));
+  const std::size_t total = jobs.size() * static_cast<std::size_t>(a.batch);
+  std::size_t written = 0;
+  for (std::size_t ji = 0; ji < jobs.size(); ++ji) {
+    const auto& j = jobs[ji];
+    pipeline::GenerateRequest rq;
+    rq.prompts = {j.prompt};
+    rq.negative_prompt = j.negative_prompt.value_or(a.negative);
+    rq.images_per_prompt = a.batch;
+    rq.width = j.width.value_or(a.width);
+    rq.height = j.height.value_or(a.height);
+    rq.steps = static_cast<int>(j.steps.value_or(a.steps));
+    rq.guidance_scale = j.cfg_scale.value_or(a.cfg);
+    rq.pag_scale = a.pag;
+    rq.pag_blocks = a.pag_blocks;
+    if (a.pag > 0 && rq.pag_blocks.empty()) rq.pag_blocks = {pipe.transformer().config().num_layers / 2};
+    rq.sampler = a.sampler;
+    rq.shift = a.shift;
+    rq.seed = j.seed.value_or(a.seed);
+    rq.vae_tiling = a.tiling;
+    rq.resolution_binning = a.binning;
+    const auto t0 = std::chrono::steady_clock::now();
+    pipeline::GenerateCallbacks cb;
+    if (tty)
+      cb.on_step = [&](int i, int n) {
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const int width = 30, done = (i + 1) * width / n;
+        std::fprintf(stderr, "\r[%zu/%zu] [%.*s%*s] %d/%d  %.1fs  ETA %.1fs ", ji + 1, jobs.size(), done,
+                     "##############################", width - done, "", i + 1, n, el, el / (i + 1) * (n - i - 1));
+        std::fflush(stderr);
+        return true;
+      };
+    const auto r = pipe.generate(ctx, rq, cb);
+    if (tty) std::fprintf(stderr, "\n");
+    const std::string sampler = rq.sampler.empty() ? pipe.scheduler().sampler : rq.sampler;
+    const double shift = rq.shift > 0 ? rq.shift : pipe.scheduler().shift;
+    for (std::int64_t k = 0; k < r.count; ++k) {
+      const std::string path = j.name ? (out_dir / (*j.name + ".png")).string() : output_path(a.output, written, total);
+      const std::size_t px = static_cast<std::size_t>(r.height * r.width * 3);
+      io::write_png(path, std::span<const std::uint8_t>(r.pixels).subspan(static_cast<std::size_t>(k) * px, px), r.width,
+                    r.height,
+                    {{"prompt", j.prompt},
+                     {"negative_prompt", rq.negative_prompt},
+                     {"seed", std::to_string(rq.seed)},
+                     {"image_index", std::to_string(k)},
+                     {"steps", std::to_string(rq.steps)},
+                     {"cfg_scale", fmt(rq.guidance_scale)},
+                     {"pag_scale", fmt(rq.pag_scale)},
+                     {"sampler", sampler},
+                     {"shift", fmt(shift)},
+                     {"size", std::to_string(r.width) + "x" + std::to_string(r.height)},
+                     {"model", a.model},
+                     {"backend", std::string(backend_traits<B>::name)},
+                     {"dtype", a.dtype},
+                     {"Software", "sana-cpp"}});
+      std::printf("%s\n", path.c_str());
+      ++written;
+    }
+  }
+  return 0;
+}
+
+template <class B>
+int run_dtype(const Args& a) {
+  if (a.dtype == "bf16") return run<B, sana::bf16>(a);
+  return run<B, float>(a);
+}
+
+} // namespace
+
+int cmd_generate(std::span<const std::string_view> args) {
+  for (auto s : args)
+    if (s == "-h" || s == "--help") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+  try {
+    const Args a = parse(args);
+    if (a.backend == "cuda") throw UsageError{"--backend cuda: this sana was built without CUDA"};
+#ifdef SANA_WITH_ONEDNN
+    return run_dtype<sana::onednn_backend>(a);
+#else
+    return run_dtype<sana::reference_backend>(a);
+#endif
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "sana generate: %s\n", e.message.c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sana generate: %s\n", e.what());
+    return 1;
+  }
+}
+
+} // namespace sana_cli

@@ -1,0 +1,110 @@
+// `sana info DIR`: what a diffusers Sana folder holds — components, key config values, weight dtypes and
+// parameter counts — and which pieces are missing. Reads headers only; loads no weights.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "commands.hpp"
+#include "sana/io/json_file.hpp"
+#include "sana/io/safetensors.hpp"
+#include "sana/pipeline/sana_pipeline.hpp"
+
+namespace sana_cli {
+namespace {
+namespace fs = std::filesystem;
+
+/// Prints "dtype: count" over every .safetensors file directly in `dir`; returns false when there is none.
+bool weights_summary(const fs::path& dir) {
+  std::map<std::string, std::int64_t> per_dtype;
+  std::int64_t total = 0, files = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".safetensors") continue;
+    ++files;
+    const auto f = sana::io::SafetensorsFile::open(e.path());
+    for (const auto& t : f.tensors()) {
+      per_dtype[std::string(sana::io::stored_dtype_name(t.dtype))] += t.numel;
+      total += t.numel;
+    }
+  }
+  if (files == 0) return false;
+  std::printf("    parameters: %lld (%.2f M) in %lld file(s);", static_cast<long long>(total), total / 1e6,
+              static_cast<long long>(files));
+  for (const auto& [d, n] : per_dtype) std::printf(" %s: %lld", d.c_str(), static_cast<long long>(n));
+  std::printf("\n");
+  return true;
+}
+
+void print_keys(const sana::io::JsonConfig& j, std::initializer_list<const char*> keys) {
+  for (const char* k : keys)
+    if (j.contains(k)) std::printf("    %s: %s\n", k, j.json().at(k).dump().c_str());
+}
+} // namespace
+
+int cmd_info(std::span<const std::string_view> args) {
+  if (args.size() != 1 || args[0] == "-h" || args[0] == "--help") {
+    std::fputs("usage: sana info DIR   (a diffusers Sana folder: components, configs, dtypes, parameter counts)\n",
+               args.size() == 1 ? stdout : stderr);
+    return args.size() == 1 ? 0 : 2;
+  }
+  const fs::path dir{std::string(args[0])};
+  try {
+    sana::check(fs::is_directory(dir), "sana info", "'", dir.string(), "' is not a directory");
+    int missing = 0;
+    auto component = [&](const char* name, const char* config, std::initializer_list<const char*> keys) {
+      const fs::path p = dir / name;
+      if (!fs::is_directory(p)) {
+        std::printf("%s: MISSING\n", name);
+        ++missing;
+        return;
+      }
+      std::printf("%s:\n", name);
+      if (config) {
+        if (!fs::exists(p / config)) {
+          std::printf("    %s: MISSING\n", config);
+          ++missing;
+        } else {
+          const auto j = std::string(config) == "scheduler_config.json"
+                             ? sana::pipeline::load_scheduler_config(p / config, std::string(name) + "/" + config)
+                             : sana::io::JsonConfig::load(p / config, std::string(name) + "/" + config);
+          print_keys(j, keys);
+        }
+      }
+      if (std::string(name) != "scheduler" && std::string(name) != "tokenizer" && !weights_summary(p)) {
+        std::printf("    weights: MISSING (no .safetensors file)\n");
+        ++missing;
+      }
+      if (std::string(name) == "tokenizer" && !fs::exists(p / "tokenizer.model")) {
+        std::printf("    tokenizer.model: MISSING\n");
+        ++missing;
+      }
+    };
+    if (fs::exists(dir / "model_index.json")) {
+      const auto j = sana::io::JsonConfig::load(dir / "model_index.json", "model_index.json");
+      std::printf("model_index.json: %s\n", j.contains("_class_name") ? j.json().at("_class_name").dump().c_str() : "?");
+    } else {
+      std::printf("model_index.json: MISSING\n");
+      ++missing;
+    }
+    component("transformer", "config.json",
+              {"_class_name", "num_layers", "num_attention_heads", "attention_head_dim", "caption_channels",
+               "sample_size", "in_channels", "qk_norm", "guidance_embeds"});
+    component("vae", "config.json",
+              {"_class_name", "latent_channels", "decoder_block_out_channels", "decoder_block_types", "scaling_factor"});
+    component("text_encoder", "config.json",
+              {"model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "head_dim", "vocab_size"});
+    component("tokenizer", nullptr, {});
+    component("scheduler", "scheduler_config.json",
+              {"_class_name", "flow_shift", "shift", "solver_order", "num_train_timesteps"});
+    if (missing) {
+      std::printf("%d piece(s) missing: this folder cannot run 'sana generate'\n", missing);
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sana info: %s\n", e.what());
+    return 1;
+  }
+}
+
+} // namespace sana_cli
