@@ -253,10 +253,16 @@ public:
     check(tc.out_channels == Cl, "generate", "transformer out_channels ", tc.out_channels, " differ from in_channels ",
           Cl, " (learned-sigma models are not supported)");
     std::vector<float> timesteps(static_cast<std::size_t>(nb * N));
+    // Fixed-size host arrays: the loop allocates nothing once the workspace has settled.
     auto lincomb = [&](const FView& out, std::span<const double> c, std::span<const FView> in) {
-      std::vector<float> cf(c.begin(), c.end());
-      std::vector<CFView> cin(in.begin(), in.end());
-      ops::lincomb(ctx, std::span<const float>(cf), std::span<const CFView>(cin), out);
+      check(c.size() <= static_cast<std::size_t>(kMaxLincombTerms), "generate", "lincomb of ", c.size(), " terms");
+      std::array<float, kMaxLincombTerms> cf{};
+      std::array<CFView, kMaxLincombTerms> cin{};
+      for (std::size_t k = 0; k < c.size(); ++k) {
+        cf[k] = static_cast<float>(c[k]);
+        cin[k] = in[k];
+      }
+      ops::lincomb(ctx, std::span<const float>(cf.data(), c.size()), std::span<const CFView>(cin.data(), c.size()), out);
     };
     int steps_run = 0;
     struct EarlyStop {};
