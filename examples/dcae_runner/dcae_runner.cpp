@@ -9,6 +9,8 @@
 // Files are written atomically (temporary file + rename). fp32 on the oneDNN backend when built, else reference.
 #include <png.h>
 
+#include "sana/io/png.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -72,35 +74,7 @@ void write_png(const fs::path& path, const HostT& x, std::int64_t b) {
       rgb[static_cast<std::size_t>(i * 3 + c)] = static_cast<unsigned char>(std::lround(v * 255.0f));
     }
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  std::string tmpl = (path.parent_path() / ("." + path.filename().string() + ".XXXXXX")).string();
-  const int fd = mkstemp(tmpl.data());
-  check(fd >= 0, path.string(), "cannot create a temporary file beside it");
-  const mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);  // mkstemp creates 0600; give the PNG ordinary file permissions
-  FILE* f = fdopen(fd, "wb");
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  bool ok = f && png && info;
-  if (ok && setjmp(png_jmpbuf(png))) ok = false;
-  else if (ok) {
-    png_init_io(png, f);
-    png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (std::int64_t y = 0; y < h; ++y) png_write_row(png, &rgb[static_cast<std::size_t>(y * w * 3)]);
-    png_write_end(png, nullptr);
-  }
-  if (png) png_destroy_write_struct(&png, info ? &info : nullptr);
-  if (f) {
-    ok = ok && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (std::fclose(f) == 0) && ok;
-  }
-  if (!ok) {
-    std::remove(tmpl.c_str());
-    fail(path.string(), "writing the PNG failed");
-  }
-  fs::rename(tmpl, path);
+  io::write_png(path, rgb, w, h);
 }
 
 /// Reads a PNG as (1, 3, H, W) in [-1, 1] (gray, palette, alpha and 16-bit are converted to 8-bit RGB).
