@@ -29,7 +29,7 @@ concept Sampler = requires(const S& s, int i) {
   { s.needs_noise() } -> std::convertible_to<bool>;
 };
 
-/// Placeholder noise source for deterministic samplers.
+/// Default noise argument for the ODE samplers, which draw none; SCM without a noise function fails clearly.
 struct NoNoise {
   template <class Buffer>
   void operator()(int, const Buffer&) const {
