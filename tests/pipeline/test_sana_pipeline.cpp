@@ -73,3 +73,60 @@ TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces diffusers from identical latent
     CHECK(c.steps_run == 2);
   }
 }
+
+TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces SanaSprintPipeline (SCM, embedded guidance)", "[pipeline][parity]",
+                        sana::test::ParityBackends) {
+  using B = TestType;
+  SANA_REQUIRE_BACKEND(B);
+  auto& ctx = sana::test::test_context<B>();
+  auto pipe = pipeline::SanaPipeline<B, float>::load(ctx, kDir + "/tiny_sana_sprint");
+  CHECK(pipe.scheduler().sampler == "scm");
+  const auto f = io::SafetensorsFile::open(kDir + "/outputs.safetensors");
+  auto latents = f.load<float, 4>("latents");
+  auto noise = f.load<float, 5>("sprint_noise");  // (steps, N, C, h, w)
+  pipeline::GenerateRequest rq;
+  rq.prompts = kPrompts;
+  rq.guidance_scale = 4.5;
+  rq.height = rq.width = 64;
+  rq.initial_latents = std::span<const float>(latents.data(), static_cast<std::size_t>(latents.numel()));
+  rq.step_noise = std::span<const float>(noise.data(), static_cast<std::size_t>(noise.numel()));
+
+  SECTION("2 steps (the default), diffusers' noise") {
+    const auto r = pipe.generate(ctx, rq);
+    CHECK(r.steps_run == 2);
+    const double err = max_pixel_error(r, f.load<float, 4>("sprint"));
+    WARN("Sprint max per-pixel error " << err * 255 << "/255 on " << backend_traits<B>::name);
+    CHECK(err <= 1.0 / 255);
+  }
+  SECTION("own noise: deterministic per seed, and it matters") {
+    rq.step_noise = {};
+    rq.seed = 3;
+    const auto a = pipe.generate(ctx, rq);
+    const auto b = pipe.generate(ctx, rq);
+    CHECK(a.pixels == b.pixels);
+    const double err = max_pixel_error(a, f.load<float, 4>("sprint"));
+    CHECK(err > 1.0 / 255);  // a different intermediate noise gives a different image
+  }
+  SECTION("bad requests name the problem") {
+    rq.sampler = "flow-dpm";
+    CHECK_THROWS_WITH(pipe.generate(ctx, rq), Catch::Contains("samples with scm only"));
+    rq.sampler = "";
+    rq.pag_scale = 2.0;
+    rq.pag_blocks = {1};
+    CHECK_THROWS_WITH(pipe.generate(ctx, rq), Catch::Contains("PAG is not available"));
+    rq.pag_scale = 0;
+    rq.steps = 3;
+    CHECK_THROWS_WITH(pipe.generate(ctx, rq), Catch::Contains("step noise holds"));
+  }
+}
+
+TEST_CASE("the scm sampler needs a Sprint transformer", "[pipeline]") {
+  auto& ctx = sana::test::test_context<reference_backend>();
+  auto pipe = pipeline::SanaPipeline<reference_backend, float>::load(ctx, kDir + "/tiny_sana");
+  pipeline::GenerateRequest rq;
+  rq.prompts = {"a fox"};
+  rq.height = rq.width = 64;
+  rq.steps = 1;
+  rq.sampler = "scm";
+  CHECK_THROWS_WITH(pipe.generate(ctx, rq), Catch::Contains("needs a Sana-Sprint transformer"));
+}

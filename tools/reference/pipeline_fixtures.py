@@ -8,6 +8,10 @@ scheduler/; fp32, seeded) and tests/data/pipeline/outputs.safetensors with, for 
   latents (2, 8, 16, 16)   initial latents handed to every pipeline call
   cfg     (2, 64, 64, 3)   SanaPipeline(output_type="np", use_resolution_binning=False), 4 steps, cfg 4.5
   pag     (2, 64, 64, 3)   SanaPAGPipeline, pag_applied_layers transformer_blocks.1, pag 3.0, cfg 4.5
+and tests/data/pipeline/tiny_sana_sprint/ (the same VAE, text encoder and tokenizer; a Sprint transformer with
+qk norms and the guidance embedder; SCMScheduler) with, from the same latents:
+  sprint       (2, 64, 64, 3)    SanaSprintPipeline, 2 steps (angles 1.5708, 1.3, 0), embedded guidance 4.5
+  sprint_noise (2, 2, 8, 16, 16) the noise SCMScheduler.step drew at each step (recorded, so we can feed it)
 The tokenizer is the trained test tokenizer of the text fixtures (tests/data/text/tokenizer).
 """
 import json
@@ -77,6 +81,46 @@ def build(folder):
     return pipe
 
 
+def build_sprint(folder, base):
+    from diffusers import SanaSprintPipeline, SanaTransformer2DModel, SCMScheduler
+
+    torch.manual_seed(3)
+    tr = SanaTransformer2DModel(in_channels=8, out_channels=8, num_attention_heads=2, attention_head_dim=8,
+                                num_layers=2, num_cross_attention_heads=2, cross_attention_head_dim=8,
+                                cross_attention_dim=16, caption_channels=32, mlp_ratio=2.5, sample_size=16,
+                                patch_size=1, qk_norm="rms_norm_across_heads", guidance_embeds=True).eval()
+    spread(tr)
+    pipe = SanaSprintPipeline(tokenizer=base.tokenizer, text_encoder=base.text_encoder, vae=base.vae, transformer=tr,
+                              scheduler=SCMScheduler())
+    if os.path.exists(folder):
+        shutil.rmtree(folder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    shutil.rmtree(os.path.join(folder, "tokenizer"))
+    shutil.copytree(os.path.join(ROOT, "tests", "data", "text", "tokenizer"), os.path.join(folder, "tokenizer"))
+    return pipe
+
+
+def run_sprint(pipe, latents):
+    """SanaSprintPipeline from `latents`, recording the per-step noise SCMScheduler draws."""
+    import diffusers.schedulers.scheduling_scm as scm
+
+    drawn, original = [], scm.randn_tensor
+
+    def recording(*args, **kwargs):
+        t = original(*args, **kwargs)
+        drawn.append(t.clone())
+        return t
+
+    scm.randn_tensor = recording
+    try:
+        images = pipe(PROMPTS, num_inference_steps=2, guidance_scale=4.5, height=64, width=64,
+                      latents=latents.clone(), output_type="np", use_resolution_binning=False,
+                      generator=torch.Generator().manual_seed(5)).images
+    finally:
+        scm.randn_tensor = original
+    return images, torch.stack(drawn)
+
+
 def main():
     from diffusers import SanaPAGPipeline
 
@@ -94,12 +138,15 @@ def main():
                                    pag_applied_layers=["transformer_blocks.1"])
         common["latents"] = latents.clone()
         pag = pag_pipe(PROMPTS, pag_scale=3.0, **common).images
+        sprint, sprint_noise = run_sprint(build_sprint(os.path.join(OUT, "tiny_sana_sprint"), pipe), latents)
     save_file({"latents": latents.contiguous(), "cfg": torch.from_numpy(cfg).float().contiguous(),
-               "pag": torch.from_numpy(pag).float().contiguous()},
+               "pag": torch.from_numpy(pag).float().contiguous(),
+               "sprint": torch.from_numpy(sprint).float().contiguous(), "sprint_noise": sprint_noise.contiguous()},
               os.path.join(OUT, "outputs.safetensors"),
               metadata={"prompts": json.dumps(PROMPTS), "negative_prompt": NEG, "steps": "4", "guidance_scale": "4.5",
-                        "pag_scale": "3.0", "pag_blocks": "1"})
-    print("cfg range", cfg.min(), cfg.max(), "pag-cfg max diff", abs(pag - cfg).max())
+                        "pag_scale": "3.0", "pag_blocks": "1", "sprint_steps": "2"})
+    print("cfg range", cfg.min(), cfg.max(), "pag-cfg max diff", abs(pag - cfg).max(), "sprint range", sprint.min(),
+          sprint.max(), "noise", tuple(sprint_noise.shape))
 
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@
 ///      updates the state — every latent-sized update through `ops::lincomb` on the backend;
 ///   4. latents / scaling_factor → DC-AE decoder (optionally tiled) → resize-and-crop back when
 ///      resolution binning moved the size → float image in [-1, 1] and uint8 HWC pixels.
+/// A transformer that embeds guidance (Sana-Sprint) takes `SanaSprintPipeline`'s path instead:
+/// one branch, the guidance scale fed to the model (g = guidance_scale · guidance_embeds_scale,
+/// rounded to the model dtype as diffusers does), and the SCM sampler with fresh noise each step.
 ///
 /// Noise: image k of a request (prompt p, copy j, k = p·images_per_prompt + j) starts from
 /// `fill_normal(seed, k)` — Philox4x32-10, so an image depends only on (seed, k), never on batch
-/// layout or thread count. `initial_latents` replaces it (for comparisons with diffusers).
+/// layout or thread count. `initial_latents` replaces it (for comparisons with diffusers). The SCM
+/// sampler's noise at step i for image k is `fill_normal(seed, k + (i + 1)·2^32)`, or `step_noise`.
 #pragma once
 
 #include <algorithm>
@@ -41,6 +45,7 @@
 #include "sana/sampling/flow_euler.hpp"
 #include "sana/sampling/guidance.hpp"
 #include "sana/sampling/sample.hpp"
+#include "sana/sampling/scm.hpp"
 #include "sana/text/prompt_encoder.hpp"
 
 namespace sana {
@@ -49,17 +54,26 @@ namespace pipeline {
 
 /// The sampler settings read from scheduler/scheduler_config.json.
 struct SchedulerSettings {
-  std::string sampler = "flow-dpm";  ///< "flow-dpm" (DPMSolverMultistepScheduler) or "flow-euler"
+  std::string sampler = "flow-dpm";  ///< "flow-dpm" (DPMSolverMultistepScheduler), "flow-euler" or "scm"
   double shift = 3.0;
   int order = 2;
   int num_train_timesteps = 1000;
+  double sigma_data = 0.5;  ///< SCM only
 
   static SchedulerSettings from_json(const io::JsonConfig& j) {
     SchedulerSettings s;
     const std::string cls = j.get_or<std::string>("_class_name", "DPMSolverMultistepScheduler");
     if (cls == "DPMSolverMultistepScheduler") s.sampler = "flow-dpm";
     else if (cls == "FlowMatchEulerDiscreteScheduler") s.sampler = "flow-euler";
-    else fail(j.name(), "unknown scheduler '", cls, "' (supported: DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler)");
+    else if (cls == "SCMScheduler") s.sampler = "scm";
+    else fail(j.name(), "unknown scheduler '", cls,
+              "' (supported: DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, SCMScheduler)");
+    if (s.sampler == "scm") {
+      const std::string pred = j.get_or<std::string>("prediction_type", "trigflow");
+      check(pred == "trigflow", j.name(), "SCMScheduler prediction_type '", pred, "' is not supported (trigflow)");
+      s.sigma_data = j.get_or<double>("sigma_data", 0.5);
+      check(std::isfinite(s.sigma_data) && s.sigma_data > 0, j.name(), "sigma_data must be > 0, got ", s.sigma_data);
+    }
     s.shift = j.get_or<double>(s.sampler == "flow-dpm" ? "flow_shift" : "shift", 3.0);
     s.order = static_cast<int>(j.get_or<std::int64_t>("solver_order", 2));
     s.num_train_timesteps = static_cast<int>(j.get_or<std::int64_t>("num_train_timesteps", 1000));
@@ -102,14 +116,15 @@ struct GenerateRequest {
   std::string negative_prompt;
   int images_per_prompt = 1;
   std::int64_t height = 0, width = 0;  ///< 0: native resolution (sample_size × VAE compression)
-  int steps = 20;
-  double guidance_scale = 4.5;
+  int steps = 0;                         ///< 0: the model's default (20; 2 for Sprint)
+  double guidance_scale = 4.5;           ///< CFG scale; Sprint: the embedded guidance
   double pag_scale = 0.0, pag_adaptive_scale = 0.0;
   std::vector<std::int64_t> pag_blocks;  ///< transformer blocks for PAG (required when pag_scale > 0)
-  std::string sampler;                   ///< "", "flow-dpm" or "flow-euler"
+  std::string sampler;                   ///< "", "flow-dpm", "flow-euler" or "scm" (Sprint)
   double shift = 0.0;                    ///< 0: the scheduler config's
   std::uint64_t seed = 0;
   std::span<const float> initial_latents;  ///< (N, latent_channels, h, w) host floats, or empty
+  std::span<const float> step_noise;       ///< SCM: (steps, N, latent_channels, h, w) host floats, or empty
   bool resolution_binning = true;
   bool vae_tiling = false;
   std::int64_t max_sequence_length = 300;
@@ -172,7 +187,7 @@ public:
   GenerateResult generate(Ctx& ctx, const GenerateRequest& rq, const GenerateCallbacks& cb = {}) {
     check(!rq.prompts.empty(), "generate", "no prompt given");
     check(rq.images_per_prompt >= 1, "generate", "images per prompt must be >= 1, got ", rq.images_per_prompt);
-    check(rq.steps >= 1, "generate", "steps must be >= 1, got ", rq.steps);
+    check(rq.steps >= 0, "generate", "steps must be >= 1 (or 0 for the model's default), got ", rq.steps);
     const std::int64_t f = vae_scale();
     const std::int64_t H = rq.height > 0 ? rq.height : native_size(), W = rq.width > 0 ? rq.width : native_size();
     check(H % 32 == 0 && W % 32 == 0, "generate", "height and width must be multiples of 32, got ", W, "x", H);
@@ -188,9 +203,17 @@ public:
     const auto& tc = transformer_->config();
     const std::int64_t P = static_cast<std::int64_t>(rq.prompts.size()), N = P * rq.images_per_prompt;
     const std::int64_t Cl = tc.in_channels, h = gh / f, w = gw / f, latent_numel = N * Cl * h * w;
-    sampling::Guidance guide{rq.guidance_scale, rq.pag_scale, rq.pag_adaptive_scale};
+    // Sprint: guidance goes into the model, one branch; the sampler is SCM and only SCM.
+    const bool sprint = tc.guidance_embeds;
+    const std::string sampler = !rq.sampler.empty() ? rq.sampler : sprint ? std::string("scm") : scheduler_.sampler;
+    check(sprint == (sampler == "scm"), "generate",
+          sprint ? "this transformer embeds guidance (Sana-Sprint) and samples with scm only, not '" + sampler + "'"
+                 : std::string("the scm sampler needs a Sana-Sprint transformer (guidance_embeds)"));
+    check(!sprint || rq.pag_scale <= 0, "generate", "PAG is not available for Sana-Sprint models");
+    check(std::isfinite(rq.guidance_scale), "generate", "guidance scale must be finite, got ", rq.guidance_scale);
+    const int steps = rq.steps > 0 ? rq.steps : sprint ? 2 : 20;
+    sampling::Guidance guide{sprint ? 1.0 : rq.guidance_scale, rq.pag_scale, rq.pag_adaptive_scale};
     check(!guide.do_pag() || !rq.pag_blocks.empty(), "generate", "PAG needs at least one transformer block");
-    check(!tc.guidance_embeds, "generate", "this transformer embeds guidance (Sana Sprint): use the SCM path");
     transformer_->set_pag_blocks(guide.do_pag() ? std::span<const std::int64_t>(rq.pag_blocks)
                                                 : std::span<const std::int64_t>());
     const std::int64_t nb = guide.num_branches();
@@ -245,7 +268,6 @@ public:
     }
 
     // 3. Denoising. Buffers allocated once, here.
-    const std::string sampler = rq.sampler.empty() ? scheduler_.sampler : rq.sampler;
     const double shift = rq.shift > 0 ? rq.shift : scheduler_.shift;
     Tensor<T, 4, B> model_in({nb * N, Cl, h, w});                      // (nb·N, Cl, h, w)
     Tensor<T, 4, B> model_out({nb * N, tc.out_channels, h, w});        // (nb·N, Cout, h, w)
@@ -253,6 +275,14 @@ public:
     check(tc.out_channels == Cl, "generate", "transformer out_channels ", tc.out_channels, " differ from in_channels ",
           Cl, " (learned-sigma models are not supported)");
     std::vector<float> timesteps(static_cast<std::size_t>(nb * N));
+    // Sprint's g: the scale cast to the text-encoder dtype, then × guidance_embeds_scale in that dtype.
+    std::vector<float> guidance;
+    if (sprint)
+      guidance.assign(static_cast<std::size_t>(N),
+                      to_float(T(to_float(T(static_cast<float>(rq.guidance_scale))) *
+                                 static_cast<float>(tc.guidance_embeds_scale))));
+    // diffusers' SanaPipeline multiplies the model timestep by timestep_scale (SanaPAGPipeline forgets to).
+    const float timestep_scale = static_cast<float>(tc.timestep_scale);
     // Fixed-size host arrays: the loop allocates nothing once the workspace has settled.
     auto lincomb = [&](const FView& out, std::span<const double> c, std::span<const FView> in) {
       check(c.size() <= static_cast<std::size_t>(kMaxLincombTerms), "generate", "lincomb of ", c.size(), " terms");
@@ -270,27 +300,52 @@ public:
     auto velocity = [&](int i, double t, const FView& xin, const FView& v) {
       if (stop_requested) throw EarlyStop{};  // x already holds the state after the last completed step
       for (std::int64_t b = 0; b < nb; ++b) ops::copy(ctx, CFView(xin), model_in.view().slice(0, b * N, N));
-      std::fill(timesteps.begin(), timesteps.end(), static_cast<float>(t));
+      std::fill(timesteps.begin(), timesteps.end(),
+                timestep_scale == 1.0f ? static_cast<float>(t) : static_cast<float>(t) * timestep_scale);
       ws.reset();
-      transformer_->forward(ctx, ws, TensorView<const T, 4, space>(model_in.view()), timesteps, {}, text_kv,
+      transformer_->forward(ctx, ws, TensorView<const T, 4, space>(model_in.view()), timesteps, guidance, text_kv,
                             model_out.view(), guide.do_pag() ? N : 0);
       ops::copy(ctx, TensorView<const T, 4, space>(model_out.view()), branch_v.view());
       std::array<FView, 3> br;
       for (std::int64_t b = 0; b < nb; ++b) br[static_cast<std::size_t>(b)] = branch_v.view().slice(0, b * N, N);  // (N, Cl, h, w)
       guide.combine(v, std::span<const FView>(br.data(), static_cast<std::size_t>(nb)), t, lincomb);
       ++steps_run;
-      if (cb.on_step && !cb.on_step(i, rq.steps)) stop_requested = true;
+      if (cb.on_step && !cb.on_step(i, steps)) stop_requested = true;
     };
 
+    // SCM's per-step noise: the caller's, or image k's Philox stream k + (i+1)·2^32.
+    const std::size_t latent_size = static_cast<std::size_t>(latent_numel);
+    if (!rq.step_noise.empty())
+      check(sprint && rq.step_noise.size() == static_cast<std::size_t>(steps) * latent_size, "generate",
+            sprint ? "step noise holds " + std::to_string(rq.step_noise.size()) + " values, " + std::to_string(steps) +
+                         " steps of (" + std::to_string(N) + ", " + std::to_string(Cl) + ", " + std::to_string(h) +
+                         ", " + std::to_string(w) + ") need " + std::to_string(steps * latent_numel)
+                   : std::string("step noise is only used by the scm sampler (Sana-Sprint)"));
+    std::vector<float> noise_host(sprint ? latent_size : 0);
+    auto step_noise = [&](int i, const FView& out) {
+      if (!rq.step_noise.empty()) {
+        std::copy_n(rq.step_noise.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i) * latent_size),
+                    latent_size, noise_host.begin());
+      } else {
+        const std::size_t per = static_cast<std::size_t>(Cl * h * w);
+        for (std::int64_t k = 0; k < N; ++k)
+          fill_normal(std::span<float>(noise_host).subspan(static_cast<std::size_t>(k) * per, per), rq.seed,
+                      static_cast<std::uint64_t>(k) + (static_cast<std::uint64_t>(i + 1) << 32));
+      }
+      backend_traits<B>::upload(ctx, out.data(), noise_host.data(), latent_size * sizeof(float));
+    };
     auto run_sampler = [&](auto& s) {
-      s.set_timesteps(rq.steps);
+      s.set_timesteps(steps);
       const int nbuf = sampling::workspace_buffers(s);
       std::vector<Tensor<float, 4, B>> store;
       std::vector<FView> bufs;
       for (int k = 0; k < nbuf; ++k) store.emplace_back(Shape<4>{N, Cl, h, w});
       for (auto& s2 : store) bufs.push_back(s2.view());
       try {
-        sampling::sample(s, velocity, x.view(), lincomb, std::span<const FView>(bufs));
+        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, sampling::ScmSolver>)
+          sampling::sample(s, velocity, x.view(), lincomb, std::span<const FView>(bufs), step_noise);
+        else
+          sampling::sample(s, velocity, x.view(), lincomb, std::span<const FView>(bufs));
       } catch (const EarlyStop&) {
       }
     };
@@ -307,8 +362,11 @@ public:
       c.num_train_timesteps = scheduler_.num_train_timesteps;
       sampling::FlowEuler s(c);
       run_sampler(s);
+    } else if (sampler == "scm") {
+      sampling::ScmSolver s;  // Sprint's angles: 2 steps [1.5708, 1.3, 0], otherwise linspace(1.5708, 0, N+1)
+      run_sampler(s);
     } else {
-      fail("generate", "unknown sampler '", sampler, "' (flow-dpm, flow-euler)");
+      fail("generate", "unknown sampler '", sampler, "' (flow-dpm, flow-euler, scm)");
     }
 
     // 4. Decode: latents / scaling_factor → images.
