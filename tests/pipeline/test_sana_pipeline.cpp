@@ -83,7 +83,7 @@ TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces SanaSprintPipeline (SCM, embedd
   CHECK(pipe.scheduler().sampler == "scm");
   const auto f = io::SafetensorsFile::open(kDir + "/outputs.safetensors");
   auto latents = f.load<float, 4>("latents");
-  auto noise = f.load<float, 5>("sprint_noise");  // (steps, N, C, h, w)
+  auto noise = f.load<float, 5>("step_noise");  // (steps, N, C, h, w)
   pipeline::GenerateRequest rq;
   rq.prompts = kPrompts;
   rq.guidance_scale = 4.5;

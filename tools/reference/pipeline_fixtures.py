@@ -11,7 +11,7 @@ scheduler/; fp32, seeded) and tests/data/pipeline/outputs.safetensors with, for 
 and tests/data/pipeline/tiny_sana_sprint/ (the same VAE, text encoder and tokenizer; a Sprint transformer with
 qk norms and the guidance embedder; SCMScheduler) with, from the same latents:
   sprint       (2, 64, 64, 3)    SanaSprintPipeline, 2 steps (angles 1.5708, 1.3, 0), embedded guidance 4.5
-  sprint_noise (2, 2, 8, 16, 16) the noise SCMScheduler.step drew at each step (recorded, so we can feed it)
+  step_noise (2, 2, 8, 16, 16) the noise SCMScheduler.step drew at each step (recorded, so we can feed it)
 The tokenizer is the trained test tokenizer of the text fixtures (tests/data/text/tokenizer).
 """
 import json
@@ -138,15 +138,15 @@ def main():
                                    pag_applied_layers=["transformer_blocks.1"])
         common["latents"] = latents.clone()
         pag = pag_pipe(PROMPTS, pag_scale=3.0, **common).images
-        sprint, sprint_noise = run_sprint(build_sprint(os.path.join(OUT, "tiny_sana_sprint"), pipe), latents)
+        sprint, step_noise = run_sprint(build_sprint(os.path.join(OUT, "tiny_sana_sprint"), pipe), latents)
     save_file({"latents": latents.contiguous(), "cfg": torch.from_numpy(cfg).float().contiguous(),
                "pag": torch.from_numpy(pag).float().contiguous(),
-               "sprint": torch.from_numpy(sprint).float().contiguous(), "sprint_noise": sprint_noise.contiguous()},
+               "sprint": torch.from_numpy(sprint).float().contiguous(), "step_noise": step_noise.contiguous()},
               os.path.join(OUT, "outputs.safetensors"),
               metadata={"prompts": json.dumps(PROMPTS), "negative_prompt": NEG, "steps": "4", "guidance_scale": "4.5",
                         "pag_scale": "3.0", "pag_blocks": "1", "sprint_steps": "2"})
     print("cfg range", cfg.min(), cfg.max(), "pag-cfg max diff", abs(pag - cfg).max(), "sprint range", sprint.min(),
-          sprint.max(), "noise", tuple(sprint_noise.shape))
+          sprint.max(), "noise", tuple(step_noise.shape))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,14 @@
 
 #include "commands.hpp"
 #include "sana/io/png.hpp"
+#include "sana/io/safetensors.hpp"
 #include "sana/pipeline/prompt_file.hpp"
 #include "sana/pipeline/sana_pipeline.hpp"
 #ifdef SANA_WITH_ONEDNN
 #include "sana/backends/onednn/onednn.hpp"
+#endif
+#ifdef SANA_WITH_CUDA
+#include "sana/backends/cuda/cuda.hpp"
 #endif
 
 namespace sana_cli {
@@ -27,17 +31,22 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
       --txt-file PATH        one prompt per line (NVlabs inference script format)
       --json-file PATH       a JSON list of {"prompt": ..., "seed": ..., ...} objects
       --model DIR            diffusers Sana folder (default $SANA_MODEL, else the built-in models/sana-toy)
-      --steps N              sampler steps (default 20)
-      --cfg-scale W          classifier-free guidance scale (default 4.5; <= 1 turns CFG off)
+      --steps N              sampler steps (default 20; 2 for Sana-Sprint models)
+      --cfg-scale W          classifier-free guidance scale (default 4.5; <= 1 turns CFG off);
+                             for Sana-Sprint models the guidance the model embeds
       --pag-scale S          perturbed-attention guidance scale (default 0: off)
       --pag-blocks I,J       transformer blocks PAG perturbs (default: the middle block)
-      --sampler NAME         flow-dpm | flow-euler (default: scheduler/scheduler_config.json)
+      --sampler NAME         flow-dpm | flow-euler | scm (default: scheduler/scheduler_config.json;
+                             scm is Sana-Sprint's and the only one its models take)
       --shift S              flow shift (default: the scheduler config's)
   -W, --width PX / -H, --height PX   image size, multiples of 32 (default: the model's native size)
       --seed N               seed (default 0); image k of a run uses noise stream k
+      --latents PATH         start from the fp32 tensor "latents" (N, C, h, w) in this .safetensors file
+                             instead of seeded noise (N = --batch: the same for every prompt, or N = all
+                             images of the run); for Sana-Sprint also "step_noise" (steps, N, C, h, w)
       --batch N              images per prompt (default 1)
   -o, --output PATH          output PNG (default sana.png; several images get _0, _1, ... suffixes)
-      --backend cpu|cuda     (default cpu)
+      --backend cpu|cuda     (default cpu; cuda needs a build with the CUDA backend and a GPU)
       --dtype f32|bf16       (default f32)
       --vae-tiling           decode in 512-px tiles (large images)
       --no-binning           keep the requested size instead of the closest aspect-ratio bin
@@ -51,8 +60,9 @@ struct UsageError {
 
 struct Args {
   std::vector<std::string> prompts;
-  std::string negative, txt_file, json_file, model, sampler, output = "sana.png", backend = "cpu", dtype = "f32";
-  int steps = 20, batch = 1;
+  std::string negative, txt_file, json_file, model, sampler, latents, output = "sana.png", backend = "cpu",
+      dtype = "f32";
+  int steps = 0, batch = 1;  // steps 0: the model's default
   double cfg = 4.5, pag = 0.0, shift = 0.0;
   std::vector<std::int64_t> pag_blocks;
   std::int64_t width = 0, height = 0;
@@ -90,7 +100,10 @@ Args parse(std::span<const std::string_view> args) {
     else if (f == "--txt-file") a.txt_file = value();
     else if (f == "--json-file") a.json_file = value();
     else if (f == "--model") a.model = value();
-    else if (f == "--steps") a.steps = number<int>(f, value());
+    else if (f == "--steps") {
+      a.steps = number<int>(f, value());
+      if (a.steps < 1) throw UsageError{"--steps must be >= 1"};
+    }
     else if (f == "--cfg-scale") a.cfg = number<double>(f, value());
     else if (f == "--pag-scale") a.pag = number<double>(f, value());
     else if (f == "--pag-blocks") {
@@ -107,6 +120,7 @@ Args parse(std::span<const std::string_view> args) {
     else if (f == "-H" || f == "--height") a.height = number<std::int64_t>(f, value());
     else if (f == "--seed") a.seed = number<std::uint64_t>(f, value());
     else if (f == "--batch") a.batch = number<int>(f, value());
+    else if (f == "--latents") a.latents = value();
     else if (f == "-o" || f == "--output") a.output = value();
     else if (f == "--backend") a.backend = value();
     else if (f == "--dtype") a.dtype = value();
@@ -116,13 +130,12 @@ Args parse(std::span<const std::string_view> args) {
   }
   if (a.prompts.empty() && a.txt_file.empty() && a.json_file.empty())
     throw UsageError{"no prompt: give -p/--prompt, --txt-file or --json-file"};
-  if (a.steps < 1) throw UsageError{"--steps must be >= 1"};
   if (a.batch < 1) throw UsageError{"--batch must be >= 1"};
   if (a.width < 0 || a.height < 0 || a.width % 32 || a.height % 32)
     throw UsageError{"-W/-H must be positive multiples of 32, got " + std::to_string(a.width) + "x" +
                      std::to_string(a.height)};
-  if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler")
-    throw UsageError{"unknown sampler '" + a.sampler + "' (flow-dpm, flow-euler)"};
+  if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler" && a.sampler != "scm")
+    throw UsageError{"unknown sampler '" + a.sampler + "' (flow-dpm, flow-euler, scm)"};
   if (a.backend != "cpu" && a.backend != "cuda") throw UsageError{"--backend must be cpu or cuda, got '" + a.backend + "'"};
   if (a.dtype != "f32" && a.dtype != "bf16") throw UsageError{"--dtype must be f32 or bf16, got '" + a.dtype + "'"};
   if (a.output.size() < 4 || a.output.substr(a.output.size() - 4) != ".png")
@@ -145,6 +158,41 @@ std::string fmt(double v) {
   return b;
 }
 
+/// The tensors of --latents, checked against the run: (N, C, h, w) with N the batch or every image.
+struct StartingNoise {
+  std::vector<float> latents, step_noise;  // flat, PyTorch order
+  std::int64_t images = 0, steps = 0;
+};
+
+StartingNoise read_latents(const std::string& path, std::int64_t batch, std::int64_t total) {
+  using namespace sana;
+  const auto f = io::SafetensorsFile::open(path);
+  check(f.contains("latents"), path, "has no tensor \"latents\" (expected fp32 (N, C, h, w))");
+  auto l = f.load<float, 4>("latents");
+  StartingNoise s;
+  s.images = l.size(0);
+  check(s.images == batch || s.images == total, path, "\"latents\" holds ", s.images, " images; the run makes ",
+        batch, " per prompt and ", total, " in all");
+  s.latents.assign(l.data(), l.data() + l.numel());
+  if (f.contains("step_noise")) {
+    auto n = f.load<float, 5>("step_noise");
+    check(n.size(1) == l.size(0) && n.size(2) == l.size(1) && n.size(3) == l.size(2) && n.size(4) == l.size(3), path,
+          "\"step_noise\" must be (steps, ", l.size(0), ", ", l.size(1), ", ", l.size(2), ", ", l.size(3), ")");
+    s.steps = n.size(0);
+    s.step_noise.assign(n.data(), n.data() + n.numel());
+  }
+  return s;
+}
+
+/// Images [first, first + count) of a run-wide buffer holding `images` images (the whole buffer when it
+/// holds one batch, which every prompt shares).
+std::span<const float> images_of(const std::vector<float>& v, std::int64_t images, std::int64_t first,
+                                 std::int64_t count) {
+  if (v.empty() || images == count) return v;
+  const std::size_t per = v.size() / static_cast<std::size_t>(images);
+  return std::span<const float>(v).subspan(static_cast<std::size_t>(first) * per, static_cast<std::size_t>(count) * per);
+}
+
 template <class B, class T>
 int run(const Args& a) {
   using namespace sana;
@@ -162,12 +210,15 @@ int run(const Args& a) {
   check(access(out_dir.c_str(), W_OK) == 0, a.output, "cannot write: no permission in '", out_dir.string(), "'");
   check(fs::is_directory(a.model), "generate", "model folder '", a.model,
         "' does not exist (give --model DIR or set SANA_MODEL)");
+  const std::size_t total = jobs.size() * static_cast<std::size_t>(a.batch);
+  StartingNoise start;
+  if (!a.latents.empty()) start = read_latents(a.latents, a.batch, static_cast<std::int64_t>(total));
 
   context_t<B> ctx;
   auto pipe = pipeline::SanaPipeline<B, T>::load(ctx, a.model);
   const bool tty = isatty(fileno(stderr));
-  const std::size_t total = jobs.size() * static_cast<std::size_t>(a.batch);
   std::size_t written = 0;
+  std::vector<float> job_noise;
   for (std::size_t ji = 0; ji < jobs.size(); ++ji) {
     const auto& j = jobs[ji];
     pipeline::GenerateRequest rq;
@@ -176,7 +227,7 @@ int run(const Args& a) {
     rq.images_per_prompt = a.batch;
     rq.width = j.width.value_or(a.width);
     rq.height = j.height.value_or(a.height);
-    rq.steps = static_cast<int>(j.steps.value_or(a.steps));
+    rq.steps = static_cast<int>(j.steps.value_or(a.steps));  // 0: the pipeline picks the model's default
     rq.guidance_scale = j.cfg_scale.value_or(a.cfg);
     rq.pag_scale = a.pag;
     rq.pag_blocks = a.pag_blocks;
@@ -185,6 +236,25 @@ int run(const Args& a) {
     rq.shift = a.shift;
     rq.seed = j.seed.value_or(a.seed);
     rq.vae_tiling = a.tiling;
+    if (!start.latents.empty()) {
+      const std::int64_t first = static_cast<std::int64_t>(written);
+      rq.initial_latents = images_of(start.latents, start.images, first, a.batch);
+      // Per-step noise is laid out (steps, N, ...): gather this job's images step by step.
+      if (!start.step_noise.empty()) {
+        if (start.images == a.batch) {
+          rq.step_noise = start.step_noise;
+        } else {
+          const std::size_t per = start.step_noise.size() / static_cast<std::size_t>(start.steps * start.images);
+          job_noise.clear();
+          for (std::int64_t i = 0; i < start.steps; ++i) {
+            const auto at = start.step_noise.begin() +
+                            static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i * start.images + first) * per);
+            job_noise.insert(job_noise.end(), at, at + static_cast<std::ptrdiff_t>(per * static_cast<std::size_t>(a.batch)));
+          }
+          rq.step_noise = job_noise;
+        }
+      }
+    }
     rq.resolution_binning = a.binning;
     const auto t0 = std::chrono::steady_clock::now();
     pipeline::GenerateCallbacks cb;
@@ -199,7 +269,8 @@ int run(const Args& a) {
       };
     const auto r = pipe.generate(ctx, rq, cb);
     if (tty) std::fprintf(stderr, "\n");
-    const std::string sampler = rq.sampler.empty() ? pipe.scheduler().sampler : rq.sampler;
+    const bool sprint = pipe.transformer().config().guidance_embeds;
+    const std::string sampler = !rq.sampler.empty() ? rq.sampler : sprint ? "scm" : pipe.scheduler().sampler;
     const double shift = rq.shift > 0 ? rq.shift : pipe.scheduler().shift;
     for (std::int64_t k = 0; k < r.count; ++k) {
       const std::string path = j.name ? (out_dir / (*j.name + ".png")).string() : output_path(a.output, written, total);
@@ -210,11 +281,12 @@ int run(const Args& a) {
                      {"negative_prompt", rq.negative_prompt},
                      {"seed", std::to_string(rq.seed)},
                      {"image_index", std::to_string(k)},
-                     {"steps", std::to_string(rq.steps)},
+                     {"steps", std::to_string(r.steps_run)},
                      {"cfg_scale", fmt(rq.guidance_scale)},
                      {"pag_scale", fmt(rq.pag_scale)},
                      {"sampler", sampler},
-                     {"shift", fmt(shift)},
+                     {"shift", sprint ? std::string("-") : fmt(shift)},
+                     {"initial_latents", a.latents.empty() ? std::string("seeded") : a.latents},
                      {"size", std::to_string(r.width) + "x" + std::to_string(r.height)},
                      {"model", a.model},
                      {"backend", std::string(backend_traits<B>::name)},
@@ -243,7 +315,13 @@ int cmd_generate(std::span<const std::string_view> args) {
     }
   try {
     const Args a = parse(args);
-    if (a.backend == "cuda") throw UsageError{"--backend cuda: this sana was built without CUDA"};
+    if (a.backend == "cuda") {
+#ifdef SANA_WITH_CUDA
+      return run_dtype<sana::cuda_backend>(a);
+#else
+      throw UsageError{"--backend cuda: this sana was built without the CUDA backend"};
+#endif
+    }
 #ifdef SANA_WITH_ONEDNN
     return run_dtype<sana::onednn_backend>(a);
 #else
