@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "sana/io/safetensors_writer.hpp"
 #include "sana/text/prompt_encoder.hpp"
 #ifdef SANA_WITH_ONEDNN
@@ -40,10 +41,6 @@ flags:
   --help                   this text
 )";
 
-struct UsageError {
-  std::string message;
-};
-
 struct Args {
   std::string model, tokenizer, text_encoder, out, negative, dtype = "f32", backend;
   std::vector<std::string> prompts;
@@ -53,12 +50,9 @@ struct Args {
 
 Args parse(std::span<const std::string_view> args) {
   Args a;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view f = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw UsageError{std::string(f) + " needs a value"};
-      return std::string(args[++i]);
-    };
+  for (FlagCursor flags(args); !flags.done();) {
+    const std::string_view f = flags.next();
+    auto value = [&] { return flags.value(); };
     if (f == "--model") a.model = value();
     else if (f == "--tokenizer") a.tokenizer = value();
     else if (f == "--text-encoder") a.text_encoder = value();

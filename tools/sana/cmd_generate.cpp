@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "sana/io/png.hpp"
 #include "sana/io/safetensors.hpp"
 #include "sana/pipeline/prompt_file.hpp"
@@ -54,10 +55,6 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
 Exit codes: 0 ok, 1 runtime error, 2 usage error.
 )";
 
-struct UsageError {
-  std::string message;
-};
-
 struct Args {
   std::vector<std::string> prompts;
   std::string negative, txt_file, json_file, model, sampler, latents, output = "sana.png", backend = "cpu",
@@ -70,56 +67,36 @@ struct Args {
   bool tiling = false, binning = true;
 };
 
-template <class N>
-N number(std::string_view flag, const std::string& v) {
-  try {
-    std::size_t used = 0;
-    N out;
-    if constexpr (std::is_floating_point_v<N>) out = static_cast<N>(std::stod(v, &used));
-    else if constexpr (std::is_unsigned_v<N>) {
-      if (!v.empty() && v[0] == '-') throw 0;
-      out = static_cast<N>(std::stoull(v, &used));
-    } else out = static_cast<N>(std::stoll(v, &used));
-    if (used != v.size()) throw 0;
-    return out;
-  } catch (...) {
-    throw UsageError{std::string(flag) + " expects a number, got '" + v + "'"};
-  }
-}
-
 Args parse(std::span<const std::string_view> args) {
   Args a;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view f = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw UsageError{std::string(f) + " needs a value"};
-      return std::string(args[++i]);
-    };
+  for (FlagCursor flags(args); !flags.done();) {
+    const std::string_view f = flags.next();
+    auto value = [&] { return flags.value(); };
     if (f == "-p" || f == "--prompt") a.prompts.push_back(value());
     else if (f == "-n" || f == "--negative-prompt") a.negative = value();
     else if (f == "--txt-file") a.txt_file = value();
     else if (f == "--json-file") a.json_file = value();
     else if (f == "--model") a.model = value();
     else if (f == "--steps") {
-      a.steps = number<int>(f, value());
+      a.steps = parse_number<int>(f, value());
       if (a.steps < 1) throw UsageError{"--steps must be >= 1"};
     }
-    else if (f == "--cfg-scale") a.cfg = number<double>(f, value());
-    else if (f == "--pag-scale") a.pag = number<double>(f, value());
+    else if (f == "--cfg-scale") a.cfg = parse_number<double>(f, value());
+    else if (f == "--pag-scale") a.pag = parse_number<double>(f, value());
     else if (f == "--pag-blocks") {
       const std::string v = value();
       std::size_t pos = 0;
       while (pos <= v.size()) {
         const std::size_t comma = std::min(v.find(',', pos), v.size());
-        a.pag_blocks.push_back(number<std::int64_t>(f, v.substr(pos, comma - pos)));
+        a.pag_blocks.push_back(parse_number<std::int64_t>(f, v.substr(pos, comma - pos)));
         pos = comma + 1;
       }
     } else if (f == "--sampler") a.sampler = value();
-    else if (f == "--shift") a.shift = number<double>(f, value());
-    else if (f == "-W" || f == "--width") a.width = number<std::int64_t>(f, value());
-    else if (f == "-H" || f == "--height") a.height = number<std::int64_t>(f, value());
-    else if (f == "--seed") a.seed = number<std::uint64_t>(f, value());
-    else if (f == "--batch") a.batch = number<int>(f, value());
+    else if (f == "--shift") a.shift = parse_number<double>(f, value());
+    else if (f == "-W" || f == "--width") a.width = parse_number<std::int64_t>(f, value());
+    else if (f == "-H" || f == "--height") a.height = parse_number<std::int64_t>(f, value());
+    else if (f == "--seed") a.seed = parse_number<std::uint64_t>(f, value());
+    else if (f == "--batch") a.batch = parse_number<int>(f, value());
     else if (f == "--latents") a.latents = value();
     else if (f == "-o" || f == "--output") a.output = value();
     else if (f == "--backend") a.backend = value();

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "sana/core/error.hpp"
 #include "sana/sampling.hpp"
 
@@ -41,10 +42,6 @@ flags:
 )";
 
 /// A usage error: one line on stderr, exit code 2.
-struct UsageError {
-  std::string message;
-};
-
 double parse_double(std::string_view flag, std::string_view text) {
   const std::string s(text);
   char* end = nullptr;

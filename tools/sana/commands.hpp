@@ -21,6 +21,10 @@ int cmd_dit_run(std::span<const std::string_view> args);
 /// `sana generate`: prompts -> PNG images through the Sana pipeline.
 int cmd_generate(std::span<const std::string_view> args);
 
+/// `sana decode VAE_DIR LATENTS`: the DC-AE decoder alone (docs/dcae.md).
+int cmd_decode(std::span<const std::string_view> args);
+/// `sana encode-image VAE_DIR IMAGE.png --out FILE`: the DC-AE encoder alone.
+int cmd_encode_image(std::span<const std::string_view> args);
 /// `sana info DIR`: components, configs, dtypes and parameter counts of a diffusers Sana folder.
 int cmd_info(std::span<const std::string_view> args);
 

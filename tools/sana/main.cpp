@@ -17,6 +17,10 @@ struct Command {
 constexpr Command commands[] = {
     {"schedule", "print a sampler's timesteps and sigmas as JSON", sana_cli::cmd_schedule},
     {"dit-run", "one transformer forward from a safetensors file (compare with diffusers)", sana_cli::cmd_dit_run},
+#ifdef SANA_CLI_WITH_PNG
+    {"decode", "DC-AE decode: latents (safetensors) to images (PNG / safetensors)", sana_cli::cmd_decode},
+    {"encode-image", "DC-AE encode: a PNG to latents (safetensors)", sana_cli::cmd_encode_image},
+#endif
 #ifdef SANA_CLI_WITH_TEXT
 #ifdef SANA_CLI_WITH_GENERATE
     {"generate", "text to image: prompts in, PNGs out (sana generate --help)", sana_cli::cmd_generate},

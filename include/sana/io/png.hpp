@@ -1,6 +1,7 @@
 /// @file
 /// 8-bit RGB PNG writing with tEXt chunks, atomic (temporary file beside the target, fsync, rename), so a
-/// failed write never leaves a partial image. Needs libpng (link PNG::PNG).
+/// failed write never leaves a partial image; and reading any PNG as 8-bit RGB with its size bounded, so a
+/// hostile file gives an error naming it rather than a crash or a huge allocation. Needs libpng (PNG::PNG).
 #pragma once
 
 #include <png.h>
@@ -75,6 +76,79 @@ inline void write_png(const std::filesystem::path& path, std::span<const std::ui
     std::remove(tmpl.c_str());
     fail(path.string(), "writing the PNG failed", ec ? ": " + ec.message() : std::string());
   }
+}
+
+/// An image read by `read_png`: (height, width, 3) bytes, row-major.
+struct RgbImage {
+  std::int64_t width = 0, height = 0;
+  std::vector<std::uint8_t> rgb;
+};
+
+namespace detail {
+struct PngReadError {
+  char message[256] = "unknown libpng error";
+};
+// libpng reports errors through this callback and expects it not to return: keep the message, then
+// longjmp back into read_png (which turns it into a sana::error).
+inline void png_read_error(png_structp png, png_const_charp msg) {
+  auto* e = static_cast<PngReadError*>(png_get_error_ptr(png));
+  std::snprintf(e->message, sizeof e->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+inline void png_read_warning(png_structp, png_const_charp) {}  // warnings (e.g. bad CRC in ancillary chunks) are not errors
+} // namespace detail
+
+/// Reads `path` as 8-bit RGB (gray, palette and 16-bit are converted; alpha is dropped). Sides above
+/// `max_side` pixels are refused before any pixel memory is allocated.
+inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_side = 16384) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  check(f != nullptr, path.string(), "cannot open");
+  unsigned char sig[8] = {};
+  const bool is_png = std::fread(sig, 1, 8, f) == 8 && png_sig_cmp(sig, 0, 8) == 0;
+  if (!is_png) {
+    std::fclose(f);
+    fail(path.string(), "not a PNG file");
+  }
+  detail::PngReadError err;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, detail::png_read_error, detail::png_read_warning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) {
+    if (png) png_destroy_read_struct(&png, nullptr, nullptr);
+    std::fclose(f);
+    fail(path.string(), "out of memory reading the PNG");
+  }
+  RgbImage img;                    // constructed before setjmp: the longjmp must not skip a destructor
+  std::vector<png_bytep> rows;
+  bool too_large = false;
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    std::fclose(f);
+    fail(path.string(), "cannot read the PNG: ", err.message);
+  }
+  png_init_io(png, f);
+  png_set_sig_bytes(png, 8);
+  png_read_info(png, info);
+  const std::int64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  too_large = w > max_side || h > max_side;
+  if (!too_large) {
+    png_set_expand(png);
+    png_set_strip_16(png);
+    png_set_strip_alpha(png);
+    png_set_gray_to_rgb(png);
+    if (png_get_interlace_type(png, info) != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    img.width = w;
+    img.height = h;
+    img.rgb.resize(static_cast<std::size_t>(w * h * 3));
+    rows.resize(static_cast<std::size_t>(h));
+    for (std::int64_t y = 0; y < h; ++y) rows[static_cast<std::size_t>(y)] = &img.rgb[static_cast<std::size_t>(y * w * 3)];
+    png_read_image(png, rows.data());
+    png_read_end(png, nullptr);
+  }
+  png_destroy_read_struct(&png, &info, nullptr);
+  std::fclose(f);
+  check(!too_large, path.string(), "PNG of ", w, "x", h, " exceeds the limit of ", max_side, " px per side");
+  return img;
 }
 
 } // namespace io

@@ -383,10 +383,10 @@ public:
     std::int64_t oh = gh, ow = gw;
     ws.reset();
     if constexpr (is_host_backend_v<B>) {
-      if (rq.vae_tiling) {
-        dcae::Tiling t;
-        oh = dcae::tiled_decode_extent(h, t.tile_h / f, t.stride_h / f, f, gh);
-        ow = dcae::tiled_decode_extent(w, t.tile_w / f, t.stride_w / f, f, gw);
+      dcae::Tiling t;  // diffusers' 512 px tiles, stride 448 px; like diffusers, tile only when a side exceeds a tile
+      if (rq.vae_tiling && dcae::decode_needs_tiling(vae_->config, t, h, w)) {
+        oh = dcae::tiled_decode_extent(h, t.tile_h / f, t.stride_h / f, f, t.stride_h);
+        ow = dcae::tiled_decode_extent(w, t.tile_w / f, t.stride_w / f, f, t.stride_w);
         Tensor<T, 4, B> out({N, C, oh, ow});
         dcae::tiled_decode(vae_->decoder, ctx, ws, TensorView<const T, 4, host_space>(z.view()), out.view(), t);
         img = to_float_host(ctx, out);
