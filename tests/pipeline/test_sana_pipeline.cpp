@@ -69,8 +69,23 @@ TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces diffusers from identical latent
     const auto b = pipe.generate(ctx, rq);
     CHECK(a.pixels == b.pixels);
     int calls = 0;
-    const auto c = pipe.generate(ctx, rq, {[&](int, int) { return ++calls < 2; }});
+    std::vector<std::vector<float>> seen;
+    pipeline::GenerateCallbacks cb;
+    cb.on_step = [&](int, int) { return ++calls < 2; };
+    cb.on_latents = [&](int i, TensorView<const float, 4> l) {
+      CHECK(i == static_cast<int>(seen.size()));
+      CHECK(l.shape() == Shape<4>{2, 8, 16, 16});
+      seen.emplace_back(l.data(), l.data() + l.numel());
+    };
+    const auto c = pipe.generate(ctx, rq, cb);
     CHECK(c.steps_run == 2);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0] != seen[1]);  // each preview is the state after its own step
+    int last = -1;  // a callback that never stops sees every step, the last one included
+    const auto d = pipe.generate(ctx, rq, {[&](int i, int n) { last = i; CHECK(n == 4); return true; }});
+    CHECK(last == 3);
+    CHECK(d.steps_run == 4);
+    CHECK(d.pixels == a.pixels);
   }
 }
 

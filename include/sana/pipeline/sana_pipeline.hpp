@@ -130,10 +130,13 @@ struct GenerateRequest {
   std::int64_t max_sequence_length = 300;
 };
 
-/// Called after each step with (step index, number of steps); return false to stop early
-/// (the current latents are then decoded).
+/// Step callbacks, each called after step i of n has updated the latents.
 struct GenerateCallbacks {
+  /// (i, n) → false stops early: the latents as they are then are decoded (progress bars, cancellation).
   std::function<bool(int, int)> on_step;
+  /// (i, latents): a host copy of the fp32 latents (N, C, h, w) after step i, for previews (decode them with
+  /// `vae()`, or project them) and for inspection. Costs one device-to-host copy per step when set.
+  std::function<void(int, TensorView<const float, 4>)> on_latents;
 };
 
 struct GenerateResult {
@@ -296,9 +299,20 @@ public:
     };
     int steps_run = 0;
     struct EarlyStop {};
-    bool stop_requested = false;
+    // The sampler calls the model at step i after step i-1's update: the callbacks for step i-1 run then (and for
+    // the last step after the loop), so they see the updated latents and an early stop leaves them in x.
+    std::vector<float> preview;
+    auto after_step = [&](int i) {
+      steps_run = i + 1;
+      if (cb.on_latents) {
+        preview.resize(static_cast<std::size_t>(latent_numel));
+        backend_traits<B>::download(ctx, preview.data(), x.data(), preview.size() * sizeof(float));
+        cb.on_latents(i, TensorView<const float, 4>(preview.data(), {N, Cl, h, w}));
+      }
+      if (cb.on_step && !cb.on_step(i, steps) && i + 1 < steps) throw EarlyStop{};
+    };
     auto velocity = [&](int i, double t, const FView& xin, const FView& v) {
-      if (stop_requested) throw EarlyStop{};  // x already holds the state after the last completed step
+      if (i > 0) after_step(i - 1);
       for (std::int64_t b = 0; b < nb; ++b) ops::copy(ctx, CFView(xin), model_in.view().slice(0, b * N, N));
       std::fill(timesteps.begin(), timesteps.end(),
                 timestep_scale == 1.0f ? static_cast<float>(t) : static_cast<float>(t) * timestep_scale);
@@ -309,8 +323,6 @@ public:
       std::array<FView, 3> br;
       for (std::int64_t b = 0; b < nb; ++b) br[static_cast<std::size_t>(b)] = branch_v.view().slice(0, b * N, N);  // (N, Cl, h, w)
       guide.combine(v, std::span<const FView>(br.data(), static_cast<std::size_t>(nb)), t, lincomb);
-      ++steps_run;
-      if (cb.on_step && !cb.on_step(i, steps)) stop_requested = true;
     };
 
     // SCM's per-step noise: the caller's, or image k's Philox stream k + (i+1)·2^32.
@@ -346,6 +358,7 @@ public:
           sampling::sample(s, velocity, x.view(), lincomb, std::span<const FView>(bufs), step_noise);
         else
           sampling::sample(s, velocity, x.view(), lincomb, std::span<const FView>(bufs));
+        after_step(s.num_steps() - 1);
       } catch (const EarlyStop&) {
       }
     };
