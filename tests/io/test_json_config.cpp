@@ -45,6 +45,7 @@ TEST_CASE("config errors name the file, key and defect", "[io][json][negative]")
   SANA_REQUIRE_ERROR(c.get_or<int>("num_layers", 1), where, "'num_layers' must be an integer");  // defaults don't hide type errors
   SANA_REQUIRE_ERROR(c.object("vae"), where, "'vae' must be an object, got 3");
 
+  SANA_REQUIRE_ERROR(io::JsonConfig::parse(R"({"shift": 1e999})", "c.json"), "[c.json] invalid JSON");  // number overflow
   const auto n = io::JsonConfig::parse(R"({"vae": {"ch": "x"}})", "c.json");
   SANA_REQUIRE_ERROR(n.object("vae").get<int>("ch"), "[c.json] 'vae.ch' must be an integer");
 

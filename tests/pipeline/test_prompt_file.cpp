@@ -34,5 +34,7 @@ TEST_CASE("prompt JSON: list of objects with typed optional fields", "[unit][pro
   REQUIRE_THROWS_WITH(parse_prompt_json("{\"prompt\": \"x\"}", "p.json"), Contains("expected a JSON list"));
   REQUIRE_THROWS_WITH(parse_prompt_json("[{\"prompt\": \"x\"},", "p.json"), Contains("[p.json] not valid JSON"));
   REQUIRE_THROWS_WITH(parse_prompt_json("[]", "p.json"), Contains("the list is empty"));
+  // found by fuzz_text_inputs: a number too large for a double is nlohmann's out_of_range, not a parse_error
+  REQUIRE_THROWS_WITH(parse_prompt_json("[{\"prompt\": \"x\", \"seed\": 77e777}]", "p.json"), Contains("[p.json] not valid JSON"));
   REQUIRE_THROWS_WITH(parse_prompt_json("[\"just a string\"]", "p.json"), Contains("entry 0 is a string"));
 }

@@ -128,7 +128,7 @@ public:
     };
     try {
       c.root_ = std::make_shared<const json>(json::parse(text.begin(), text.end(), callback));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers that overflow (1e999)
       std::string_view msg = e.what();
       if (const auto p = msg.find("] "); p != std::string_view::npos) msg.remove_prefix(p + 2);
       fail(c.name_, "invalid JSON: ", detail::printable(msg, false, 240));

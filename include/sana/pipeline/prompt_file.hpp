@@ -71,7 +71,7 @@ inline std::vector<PromptJob> parse_prompt_json(std::string_view text, const std
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
     fail(file, "not valid JSON: ", e.what());
   }
   check(doc.is_array(), file, "expected a JSON list of objects, got ", doc.type_name());
@@ -81,7 +81,9 @@ inline std::vector<PromptJob> parse_prompt_json(std::string_view text, const std
     check(e.is_object(), file, "entry ", i, " is a ", e.type_name(), ", expected an object with \"prompt\"");
     PromptJob job;
     bool has_prompt = false;
-    for (const auto& [key, v] : e.items()) {
+    for (const auto& item : e.items()) {
+      const std::string& key = item.key();  // named, not a structured binding: lambdas may capture it (clang < 16)
+      const nlohmann::json& v = item.value();
       auto need = [&](bool ok, const char* what) { check(ok, file, "entry ", i, ": \"", key, "\" must be ", what); };
       if (key == "prompt") {
         need(v.is_string(), "a string");
