@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sana/backends/cuda/cuda.hpp"
+#include "sana/backends/cuda/graph.hpp"
 
 namespace {
 
@@ -344,4 +345,33 @@ TEST_CASE("cuda: binary, activation, lincomb, copy", "[cuda]") {
     CHECK(f.get() == std::vector<float>{0.5f, -2.0f, 65504.0f});
   }
   ctx.synchronize();
+}
+
+TEST_CASE("cuda: StepGraph runs eagerly once, then records and replays", "[cuda]") {
+  if (!sana::cuda::device_available()) {
+    WARN("no CUDA device: skipping");
+    return;
+  }
+  sana::cuda::Context ctx;
+  using K = sana::kernels<sana::cuda_backend>;
+  // The work: x <- 2·x (one lincomb on fixed memory). Four runs double x four times whether a run is
+  // eager (1), recorded-and-launched (2) or replayed (3, 4).
+  DeviceBuffer<float> x(ctx, {1, 2, 3});
+  sana::StepGraph<sana::cuda_backend> graph;
+  int host_calls = 0;
+  auto work = [&] {
+    ++host_calls;
+    sana::LincombDesc d;
+    d.n = 3;
+    d.terms = 1;
+    d.x[0] = x.ptr;
+    d.coef[0] = 2.0f;
+    d.y = x.ptr;
+    K::run(ctx, d);
+  };
+  for (int i = 0; i < 4; ++i) graph.run(ctx, work);
+  INFO(graph.note());
+  CHECK(graph.replaying());
+  CHECK(host_calls == 2);  // run 1 eager, run 2 captured; runs 3-4 only launch the recording
+  CHECK(x.get() == std::vector<float>{16, 32, 48});
 }

@@ -54,6 +54,15 @@ TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces diffusers from identical latent
     WARN("CFG max per-pixel error " << err * 255 << "/255 on " << backend_traits<B>::name);
     CHECK(err <= 1.0 / 255);
   }
+  SECTION("CFG, each step's model evaluation recorded and replayed") {
+    rq.record_steps = true;  // CUDA graphs on the CUDA backend; a plain call on host backends
+    const auto r = pipe.generate(ctx, rq);
+    const double err = max_pixel_error(r, f.load<float, 4>("cfg"));
+    WARN("CFG (recorded steps) max per-pixel error " << err * 255 << "/255 on " << backend_traits<B>::name);
+    CHECK(err <= 1.0 / 255);
+    rq.record_steps = false;
+    CHECK(pipe.generate(ctx, rq).pixels == r.pixels);
+  }
   SECTION("PAG") {
     rq.pag_scale = 3.0;
     rq.pag_blocks = {1};

@@ -48,6 +48,7 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
       --batch N              images per prompt (default 1)
   -o, --output PATH          output PNG (default sana.png; several images get _0, _1, ... suffixes)
       --backend cpu|cuda     (default cpu; cuda needs a build with the CUDA backend and a GPU)
+      --cuda-graph           record one denoising step as a CUDA graph and replay it (same images)
       --dtype f32|bf16       (default f32)
       --vae-tiling           decode in 512-px tiles (large images)
       --no-binning           keep the requested size instead of the closest aspect-ratio bin
@@ -64,7 +65,7 @@ struct Args {
   std::vector<std::int64_t> pag_blocks;
   std::int64_t width = 0, height = 0;
   std::uint64_t seed = 0;
-  bool tiling = false, binning = true;
+  bool tiling = false, binning = true, cuda_graph = false;
 };
 
 Args parse(std::span<const std::string_view> args) {
@@ -102,6 +103,7 @@ Args parse(std::span<const std::string_view> args) {
     else if (f == "--backend") a.backend = value();
     else if (f == "--dtype") a.dtype = value();
     else if (f == "--vae-tiling") a.tiling = true;
+    else if (f == "--cuda-graph") a.cuda_graph = true;
     else if (f == "--no-binning") a.binning = false;
     else throw UsageError{"unknown flag '" + std::string(f) + "' (try sana generate --help)"};
   }
@@ -213,6 +215,7 @@ int run(const Args& a) {
     rq.shift = a.shift;
     rq.seed = j.seed.value_or(a.seed);
     rq.vae_tiling = a.tiling;
+    rq.record_steps = a.cuda_graph;
     if (!start.latents.empty()) {
       const std::int64_t first = static_cast<std::int64_t>(written);
       rq.initial_latents = images_of(start.latents, start.images, first, a.batch);

@@ -111,6 +111,16 @@ struct Block {
   }
 };
 
+/// The time side of one forward: temb (B, C) — the embedded timestep (plus guidance, Sprint) — and the
+/// modulation table t6 (B, 6, C) every block reads. It depends only on the timestep values, so a sampler
+/// can compute it for all its steps before the loop (`SanaTransformer::embed_time`): the loop then uploads
+/// nothing, which lets a device backend record it once and replay it.
+template <class B, class T>
+struct TimeConditioning {
+  TensorView<const T, 2, space_t<B>> temb;  // (B, C)
+  TensorView<const T, 3, space_t<B>> t6;    // (B, 6, C)
+};
+
 /// The text side of the cross-attention for one prompt batch: per block the projected keys and values
 /// (B, L, 2Ci) and the additive key bias (B, L). Computed once per prompt and reused at every step.
 template <class B, class T>
@@ -259,7 +269,8 @@ public:
       upload_mask_bias(ctx, in.text_mask, b);
       bias = b;
     }
-    run(ctx, ws, in.latents, in.timestep, in.guidance, in.pag_perturbed, out, [&](std::size_t i, Workspace<B>& w) {
+    const auto time = time_in_workspace(ctx, ws, in.timestep, in.guidance);
+    run(ctx, ws, in.latents, time, in.pag_perturbed, out, [&](std::size_t i, Workspace<B>& w) {
       auto kv = w.template allocate<T>(Shape<3>{Bn, L, 2 * Ci});  // (B, L, 2Ci)
       text_kv(ctx, blocks_[i], y, kv);
       return std::pair<CView<3>, std::optional<CView<2>>>(kv, bias);
@@ -274,24 +285,73 @@ public:
     check(text.batch == latents.size(0) && text.kv.size() == blocks_.size(), "dit", "text conditioning for batch ",
           text.batch, " and ", text.kv.size(), " blocks does not fit batch ", latents.size(0), " and ", blocks_.size(),
           " blocks");
+    auto scope = ws.scope();
+    forward(ctx, ws, latents, time_in_workspace(ctx, ws, timestep, guidance), text, out, pag_perturbed);
+  }
+
+  /// forward() with both sides precomputed: the text by encode_text, the time by embed_time. Uploads
+  /// nothing, so a denoising step made of it can be recorded once and replayed (StepGraph).
+  void forward(Ctx& ctx, Workspace<B>& ws, CView<4> latents, const TimeConditioning<B, T>& time,
+               const TextConditioning<B, T>& text, View<4> out, std::int64_t pag_perturbed = 0) {
+    check_io(latents, out);
+    check(text.batch == latents.size(0) && text.kv.size() == blocks_.size(), "dit", "text conditioning for batch ",
+          text.batch, " and ", text.kv.size(), " blocks does not fit batch ", latents.size(0), " and ", blocks_.size(),
+          " blocks");
     std::optional<CView<2>> bias;
     if (text.bias.defined()) bias = text.bias.view();
-    run(ctx, ws, latents, timestep, guidance, pag_perturbed, out, [&](std::size_t i, Workspace<B>&) {
+    run(ctx, ws, latents, time, pag_perturbed, out, [&](std::size_t i, Workspace<B>&) {
       return std::pair<CView<3>, std::optional<CView<2>>>(text.kv[i].view(), bias);
     });
   }
 
+  /// temb (B, C) and t6 (B, 6, C) for one timestep (and guidance, Sprint) value per batch item:
+  /// temb = TE_t(sinusoid(t)) [+ TE_g(sinusoid(g))], t6 = linear(silu(temb)). Scratch comes from `ws`.
+  void embed_time(Ctx& ctx, Workspace<B>& ws, std::span<const float> timestep, std::span<const float> guidance,
+                  View<2> temb, View<3> t6) {
+    const std::int64_t Bn = static_cast<std::int64_t>(timestep.size()), C = cfg_.width();
+    check(!cfg_.guidance_embeds || static_cast<std::int64_t>(guidance.size()) == Bn, "dit",
+          "this model embeds guidance: need ", Bn, " guidance values, got ", guidance.size());
+    check(temb.shape() == Shape<2>{Bn, C} && t6.shape() == Shape<3>{Bn, 6, C} && temb.is_contiguous() &&
+              t6.is_contiguous(),
+          "dit", "time conditioning outputs must be contiguous (", Bn, ", ", C, ") and (", Bn, ", 6, ", C, ")");
+    auto s = ws.scope();
+    embed_scalar(ctx, ws, timestep, t_lin1_w_, t_lin1_b_, t_lin2_w_, t_lin2_b_, temb);
+    if (cfg_.guidance_embeds) {
+      auto g = ws.template allocate<T>(Shape<2>{Bn, C});  // (B, C)
+      embed_scalar(ctx, ws, guidance, g_lin1_w_, g_lin1_b_, g_lin2_w_, g_lin2_b_, g);
+      ops::add(ctx, CView<2>(temb), CView<2>(g), temb);
+    }
+    auto st = ws.template allocate<T>(Shape<2>{Bn, C});  // (B, C)
+    ops::activation(ctx, CView<2>(temb), st, Activation::SiLU);
+    ops::linear(ctx, CView<2>(st), t6_w_.view(), t6_b_.view(), t6.template reshape<2>({Bn, 6 * C}));
+  }
+
 private:
+  /// The time conditioning of one forward, in the workspace (left allocated for the forward to read).
+  TimeConditioning<B, T> time_in_workspace(Ctx& ctx, Workspace<B>& ws, std::span<const float> timestep,
+                                           std::span<const float> guidance) {
+    const std::int64_t Bn = static_cast<std::int64_t>(timestep.size()), C = cfg_.width();
+    auto temb = ws.template allocate<T>(Shape<2>{Bn, C});   // (B, C)
+    auto t6 = ws.template allocate<T>(Shape<3>{Bn, 6, C});  // (B, 6, C)
+    embed_time(ctx, ws, timestep, guidance, temb, t6);
+    return {temb, t6};
+  }
+
   void check_inputs(CView<4> latents, std::span<const float> timestep, std::span<const float> guidance, View<4> out) const {
+    check_io(latents, out);
+    const std::int64_t Bn = latents.size(0);
+    check(static_cast<std::int64_t>(timestep.size()) == Bn, "dit", timestep.size(), " timesteps for batch ", Bn);
+    check(!cfg_.guidance_embeds || static_cast<std::int64_t>(guidance.size()) == Bn, "dit",
+          "this model embeds guidance: need ", Bn, " guidance values, got ", guidance.size());
+  }
+
+  void check_io(CView<4> latents, View<4> out) const {
     const std::int64_t Bn = latents.size(0);
     check(latents.size(1) == cfg_.in_channels && latents.is_contiguous(), "dit", "latents ",
           shape_string(latents.shape()), " must be contiguous (B, ", cfg_.in_channels, ", h, w)");
     check(out.shape() == Shape<4>{Bn, cfg_.out_channels, latents.size(2), latents.size(3)} && out.is_contiguous(), "dit",
           "output ", shape_string(out.shape()), " must be contiguous (", Bn, ", ", cfg_.out_channels, ", ",
           latents.size(2), ", ", latents.size(3), ")");
-    check(static_cast<std::int64_t>(timestep.size()) == Bn, "dit", timestep.size(), " timesteps for batch ", Bn);
-    check(!cfg_.guidance_embeds || static_cast<std::int64_t>(guidance.size()) == Bn, "dit",
-          "this model embeds guidance: need ", Bn, " guidance values, got ", guidance.size());
   }
 
   /// (1 - mask) * -10000 in T, on the backend.
@@ -357,8 +417,8 @@ private:
   }
 
   template <class TextFn>
-  void run(Ctx& ctx, Workspace<B>& ws, CView<4> latents, std::span<const float> timestep,
-           std::span<const float> guidance, std::int64_t pag_perturbed, View<4> out, TextFn&& text_for_block) {
+  void run(Ctx& ctx, Workspace<B>& ws, CView<4> latents, const TimeConditioning<B, T>& time,
+           std::int64_t pag_perturbed, View<4> out, TextFn&& text_for_block) {
     const std::int64_t Bn = latents.size(0), h = latents.size(2), w = latents.size(3), N = h * w;
     const std::int64_t C = cfg_.width(), Cin = cfg_.in_channels;
     check(pag_perturbed >= 0 && pag_perturbed < Bn, "dit", "PAG perturbed items ", pag_perturbed, " must be in [0, ", Bn,
@@ -371,32 +431,23 @@ private:
     ops::linear(ctx, CView<3>(tok), patch_w_.view(), patch_b_.view(), x);
     if (cfg_.interpolation_scale) ops::add(ctx, CView<3>(x), pos_embed(ctx, h, w), x);
 
-    // 2. Time (and guidance) embedding: temb (B, C); t6 (B, 6C) = linear(silu(temb)).
-    auto temb = ws.template allocate<T>(Shape<2>{Bn, C});  // (B, C)
-    auto t6 = ws.template allocate<T>(Shape<3>{Bn, 6, C});  // (B, 6, C)
-    {
-      auto s = ws.scope();
-      embed_scalar(ctx, ws, timestep, t_lin1_w_, t_lin1_b_, t_lin2_w_, t_lin2_b_, temb);
-      if (cfg_.guidance_embeds) {
-        auto g = ws.template allocate<T>(Shape<2>{Bn, C});  // (B, C)
-        embed_scalar(ctx, ws, guidance, g_lin1_w_, g_lin1_b_, g_lin2_w_, g_lin2_b_, g);
-        ops::add(ctx, CView<2>(temb), CView<2>(g), temb);
-      }
-      auto st = ws.template allocate<T>(Shape<2>{Bn, C});  // (B, C)
-      ops::activation(ctx, CView<2>(temb), st, Activation::SiLU);
-      ops::linear(ctx, CView<2>(st), t6_w_.view(), t6_b_.view(), t6.template reshape<2>({Bn, 6 * C}));
-    }
+    // 2. Time (and guidance) embedding, computed by the caller (embed_time).
+    check(time.temb.shape() == Shape<2>{Bn, C} && time.t6.shape() == Shape<3>{Bn, 6, C}, "dit", "time conditioning ",
+          shape_string(time.temb.shape()), " / ", shape_string(time.t6.shape()), " must be (", Bn, ", ", C, ") / (",
+          Bn, ", 6, ", C, ")");
+    const CView<2> temb = time.temb;
+    const CView<3> t6 = time.t6;
 
     // 3. Blocks.
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       auto s = ws.scope();
       auto [kv, bias] = text_for_block(i, ws);
-      block_forward(ctx, ws, blocks_[i], x, CView<3>(t6), kv, bias, h, w, pag_[i] ? pag_perturbed : 0);
+      block_forward(ctx, ws, blocks_[i], x, t6, kv, bias, h, w, pag_[i] ? pag_perturbed : 0);
     }
 
     // 4. Final modulated norm with (shift, scale) = table (2, C) + temb, projection, unpatchify.
     auto mod = ws.template allocate<T>(Shape<3>{Bn, 2, C});  // (B, 2, C)
-    ops::add(ctx, CView<3>(out_table_.data(), {1, 2, C}), CView<3>(temb.data(), {Bn, 1, C}), mod);
+    ops::add(ctx, CView<3>(out_table_.data(), {1, 2, C}), CView<3>(temb.data(), {Bn, 1, C}, {C, C, 1}), mod);
     ops::layer_norm_modulated(ctx, CView<3>(x), CView<2>(mod.data(), {Bn, C}, {2 * C, 1}),
                               CView<2>(mod.data() + C, {Bn, C}, {2 * C, 1}), x, 1e-6f);
     auto o = ws.template allocate<T>(Shape<3>{Bn, N, cfg_.out_channels});  // (B, N, Cout)

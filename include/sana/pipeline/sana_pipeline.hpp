@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "sana/backend/step_graph.hpp"
 #include "sana/dcae/autoencoder.hpp"
 #include "sana/dcae/tiling.hpp"
 #include "sana/dit/loader.hpp"
@@ -68,6 +69,9 @@ struct GenerateRequest {
   std::uint64_t seed = 0;
   std::span<const float> initial_latents;  ///< (N, latent_channels, h, w) host floats, or empty
   std::span<const float> step_noise;       ///< SCM: (steps, N, latent_channels, h, w) host floats, or empty
+  /// Record one step's model evaluation and replay it (CUDA graphs on the CUDA backend: one launch per step
+  /// instead of hundreds). Same results; no effect on host backends. StepGraph::note() explains a fallback.
+  bool record_steps = false;
   bool resolution_binning = true;
   bool vae_tiling = false;
   std::int64_t max_sequence_length = 300;
@@ -95,6 +99,8 @@ public:
   using Ctx = context_t<B>;
   using space = space_t<B>;
   using FView = TensorView<float, 4, space>;
+  template <class U, std::size_t R> using View = TensorView<U, R, space>;
+  template <class U, std::size_t R> using CView = TensorView<const U, R, space>;
   using CFView = TensorView<const float, 4, space>;
 
   /// Loads every component; errors name the folder piece that is missing or broken.
@@ -220,7 +226,6 @@ public:
     Tensor<float, 4, B> branch_v({nb * N, tc.out_channels, h, w});     // (nb·N, Cout, h, w) fp32
     check(tc.out_channels == Cl, "generate", "transformer out_channels ", tc.out_channels, " differ from in_channels ",
           Cl, " (learned-sigma models are not supported)");
-    std::vector<float> timesteps(static_cast<std::size_t>(nb * N));
     // Sprint's g: the scale cast to the text-encoder dtype, then × guidance_embeds_scale in that dtype.
     std::vector<float> guidance;
     if (sprint)
@@ -254,15 +259,47 @@ public:
       }
       if (cb.on_step && !cb.on_step(i, steps) && i + 1 < steps) throw EarlyStop{};
     };
+    // Time conditioning of every step, computed before the loop (run_sampler fills the tables); each step copies
+    // its row into fixed buffers, so the model evaluation reads and writes the same memory at every step and
+    // uploads nothing: `graph` may record it once and replay it (CUDA graphs; a plain call elsewhere).
+    const std::int64_t Cm = tc.width(), nbN = nb * N;
+    Tensor<T, 3, B> temb_table, t6_table;  // (steps, nb·N, Cm), (steps, nb·N, 6·Cm)
+    Tensor<T, 2, B> temb_now({nbN, Cm});   // (nb·N, Cm)
+    Tensor<T, 3, B> t6_now({nbN, 6, Cm});  // (nb·N, 6, Cm)
+    auto fill_time_tables = [&](const auto& s) {
+      const std::int64_t S = s.num_steps();
+      temb_table = Tensor<T, 3, B>({S, nbN, Cm});
+      t6_table = Tensor<T, 3, B>({S, nbN, 6 * Cm});
+      std::vector<float> t(static_cast<std::size_t>(nbN));
+      for (std::int64_t i = 0; i < S; ++i) {
+        // diffusers' SanaPipeline multiplies the model timestep by timestep_scale (SanaPAGPipeline forgets to).
+        const float ti = static_cast<float>(s.model_time(static_cast<int>(i)));
+        std::fill(t.begin(), t.end(), timestep_scale == 1.0f ? ti : ti * timestep_scale);
+        transformer_->embed_time(ctx, ws, t, guidance, View<T, 2>(temb_table.data() + i * nbN * Cm, {nbN, Cm}),
+                                 View<T, 3>(t6_table.data() + i * nbN * 6 * Cm, {nbN, 6, Cm}));
+      }
+      ws.reset();
+    };
+    StepGraph<B> graph;
+    const float* graph_input = nullptr;
     auto velocity = [&](int i, double t, const FView& xin, const FView& v) {
       if (i > 0) after_step(i - 1);
-      for (std::int64_t b = 0; b < nb; ++b) ops::copy(ctx, CFView(xin), model_in.view().slice(0, b * N, N));
-      std::fill(timesteps.begin(), timesteps.end(),
-                timestep_scale == 1.0f ? static_cast<float>(t) : static_cast<float>(t) * timestep_scale);
-      ws.reset();
-      transformer_->forward(ctx, ws, TensorView<const T, 4, space>(model_in.view()), timesteps, guidance, text_kv,
-                            model_out.view(), guide.do_pag() ? N : 0);
-      ops::copy(ctx, TensorView<const T, 4, space>(model_out.view()), branch_v.view());
+      ops::copy(ctx, CView<T, 2>(temb_table.data() + i * nbN * Cm, {nbN, Cm}), temb_now.view());
+      ops::copy(ctx, CView<T, 3>(t6_table.data() + i * nbN * 6 * Cm, {nbN, 6, Cm}), t6_now.view());
+      if (xin.data() != graph_input) {  // a recording is only valid for the buffers it saw
+        graph.reset();
+        graph_input = xin.data();
+      }
+      ws.reset();  // outside the recording: after step 0 this folds the workspace into one block, once
+      auto evaluate = [&] {
+        for (std::int64_t b = 0; b < nb; ++b) ops::copy(ctx, CFView(xin), model_in.view().slice(0, b * N, N));
+        transformer_->forward(ctx, ws, TensorView<const T, 4, space>(model_in.view()),
+                              dit::TimeConditioning<B, T>{temb_now.view(), t6_now.view()}, text_kv, model_out.view(),
+                              guide.do_pag() ? N : 0);
+        ops::copy(ctx, TensorView<const T, 4, space>(model_out.view()), branch_v.view());
+      };
+      if (rq.record_steps) graph.run(ctx, evaluate);
+      else evaluate();
       std::array<FView, 3> br;
       for (std::int64_t b = 0; b < nb; ++b) br[static_cast<std::size_t>(b)] = branch_v.view().slice(0, b * N, N);  // (N, Cl, h, w)
       guide.combine(v, std::span<const FView>(br.data(), static_cast<std::size_t>(nb)), t, lincomb);
@@ -276,21 +313,30 @@ public:
                          " steps of (" + std::to_string(N) + ", " + std::to_string(Cl) + ", " + std::to_string(h) +
                          ", " + std::to_string(w) + ") need " + std::to_string(steps * latent_numel)
                    : std::string("step noise is only used by the scm sampler (Sana-Sprint)"));
-    std::vector<float> noise_host(sprint ? latent_size : 0);
-    auto step_noise = [&](int i, const FView& out) {
+    // All of it drawn and uploaded before the loop (no host round trip inside).
+    Tensor<float, 5, B> noise_table;  // (steps, N, Cl, h, w)
+    if (sprint) {
+      noise_table = Tensor<float, 5, B>({steps, N, Cl, h, w});
+      std::vector<float> host(static_cast<std::size_t>(steps) * latent_size);
       if (!rq.step_noise.empty()) {
-        std::copy_n(rq.step_noise.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i) * latent_size),
-                    latent_size, noise_host.begin());
+        std::copy(rq.step_noise.begin(), rq.step_noise.end(), host.begin());
       } else {
         const std::size_t per = static_cast<std::size_t>(Cl * h * w);
-        for (std::int64_t k = 0; k < N; ++k)
-          fill_normal(std::span<float>(noise_host).subspan(static_cast<std::size_t>(k) * per, per), rq.seed,
-                      static_cast<std::uint64_t>(k) + (static_cast<std::uint64_t>(i + 1) << 32));
+        for (int i = 0; i < steps; ++i)
+          for (std::int64_t k = 0; k < N; ++k)
+            fill_normal(std::span<float>(host).subspan(static_cast<std::size_t>(i) * latent_size +
+                                                           static_cast<std::size_t>(k) * per,
+                                                       per),
+                        rq.seed, static_cast<std::uint64_t>(k) + (static_cast<std::uint64_t>(i + 1) << 32));
       }
-      backend_traits<B>::upload(ctx, out.data(), noise_host.data(), latent_size * sizeof(float));
+      backend_traits<B>::upload(ctx, noise_table.data(), host.data(), host.size() * sizeof(float));
+    }
+    auto step_noise = [&](int i, const FView& out) {
+      ops::copy(ctx, CFView(noise_table.data() + static_cast<std::int64_t>(i) * latent_numel, {N, Cl, h, w}), out);
     };
     auto run_sampler = [&](auto& s) {
       s.set_timesteps(steps);
+      fill_time_tables(s);
       const int nbuf = sampling::workspace_buffers(s);
       std::vector<Tensor<float, 4, B>> store;
       std::vector<FView> bufs;

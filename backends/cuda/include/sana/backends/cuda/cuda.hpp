@@ -130,3 +130,6 @@ struct kernels<cuda_backend> {
 
 } // namespace SANA_ABI_NAMESPACE
 } // namespace sana
+
+// Every translation unit that sees cuda_backend also sees its StepGraph specialisation (one definition).
+#include "sana/backends/cuda/graph.hpp"
