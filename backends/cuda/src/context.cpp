@@ -61,6 +61,7 @@ Context::Impl::~Impl() {
   if (stream) cudaStreamSynchronize(stream);
   plans.clear();
   if (scratch_ptr) cudaFree(scratch_ptr);
+  if (columns_ptr) cudaFree(columns_ptr);
   if (lt_workspace) cudaFree(lt_workspace);
   if (lt) cublasLtDestroy(lt);
   if (stream) cudaStreamDestroy(stream);
@@ -78,6 +79,20 @@ void* Context::Impl::scratch(std::size_t bytes) {
   SANA_CUDA_CHECK(cudaMalloc(&scratch_ptr, rounded));
   scratch_bytes = rounded;
   return scratch_ptr;
+}
+
+void* Context::Impl::columns(std::size_t bytes) {
+  if (bytes <= columns_bytes) return columns_ptr;
+  SANA_CUDA_CHECK(cudaStreamSynchronize(stream));  // queued GEMMs may still read the old columns
+  if (columns_ptr) {
+    SANA_CUDA_CHECK(cudaFree(columns_ptr));
+    columns_ptr = nullptr;
+    columns_bytes = 0;
+  }
+  const std::size_t rounded = (bytes + 255) / 256 * 256;
+  SANA_CUDA_CHECK(cudaMalloc(&columns_ptr, rounded));
+  columns_bytes = rounded;
+  return columns_ptr;
 }
 
 Context::Context(int device) : impl_(std::make_unique<Impl>(device)) {}

@@ -88,6 +88,12 @@ struct Context::Impl {
   /// A device buffer of at least `bytes`, valid until the next call (grows by reallocating after a
   /// stream synchronization, so a buffer still in use by queued work is never freed).
   void* scratch(std::size_t bytes);
+
+  /// A second grow-only buffer, for the im2col columns of convolutions run as GEMMs (the GEMM itself may
+  /// use `scratch` meanwhile), with the same growth rule.
+  void* columns(std::size_t bytes);
+  void* columns_ptr = nullptr;
+  std::size_t columns_bytes = 0;
 };
 
 /// The context's stream, for kernel launchers.

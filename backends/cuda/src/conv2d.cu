@@ -7,12 +7,15 @@
 /// of input channels, so any C_in fits), where every thread reads the same word (a broadcast);
 /// consecutive threads read consecutive input pixels, so x loads coalesce for stride 1.
 /// The sum runs over (input channel, ky, kx) in the reference backend's order.
-/// This is the correct baseline; an implicit-GEMM / tiled kernel replaces it later.
+/// Convolutions with groups == 1 do not come here: they run on tensor cores as cuBLASLt GEMMs
+/// (pointwise directly, others through im2col; conv_lowering.hpp). This kernel serves the grouped and
+/// depthwise ones, which are memory-bound.
 
 #include <cstdint>
 
 #include "check.hpp"
 #include "context_impl.hpp"
+#include "conv_lowering.hpp"
 #include "device_common.cuh"
 
 namespace sana {
@@ -82,6 +85,45 @@ __global__ void __launch_bounds__(kConvThreads)
   }
 }
 
+/// cols (np x K) for output pixels [p0, p0 + np) of one image: one thread per element, k fastest, so the
+/// writes coalesce and neighbouring threads read neighbouring taps.
+template <class T>
+__global__ void im2col_kernel(Conv2dDesc d, const T* __restrict__ x_image, std::int64_t p0, std::int64_t np,
+                              std::int64_t k_total, T* __restrict__ cols) {
+  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= np * k_total) return;
+  const std::int64_t src = im2col_source(d, p0 + i / k_total, i % k_total);
+  cols[i] = src < 0 ? convert<T>(0.0f) : x_image[src];
+}
+
+/// Bytes of columns one im2col chunk may use (the grow-only `columns` buffer of the context).
+constexpr std::size_t kMaxColumnBytes = std::size_t{128} << 20;
+
+void conv2d_as_gemm(cuda::Context& ctx, const Conv2dDesc& d, const ConvLowering& l) {
+  using K = kernels<cuda_backend>;
+  if (d.bias) K::run(ctx, bias_fill(d));
+  if (l.path == ConvPath::Pointwise) {
+    K::run(ctx, pointwise_gemm(d));
+  } else {
+    const std::size_t es = dtype_size(d.dtype);
+    void* cols = ctx.impl().columns(static_cast<std::size_t>(l.chunk * l.k) * es);
+    const cudaStream_t s = cuda::stream_of(ctx);
+    for (std::int64_t img = 0; img < d.n; ++img)
+      for (std::int64_t p0 = 0; p0 < l.pixels; p0 += l.chunk) {
+        const std::int64_t np = std::min(l.chunk, l.pixels - p0), count = np * l.k;
+        const unsigned blocks = static_cast<unsigned>((count + 255) / 256);
+        dispatch_float(d.dtype, "conv2d", [&](auto tag) {
+          using T = decltype(tag);
+          im2col_kernel<T><<<blocks, 256, 0, s>>>(d, static_cast<const T*>(d.x) + img * d.c_in * d.h * d.w, p0, np,
+                                                  l.k, static_cast<T*>(cols));
+        });
+        SANA_CUDA_CHECK_LAUNCH("im2col_kernel");
+        K::run(ctx, chunk_gemm(d, l, img, p0, np, cols));
+      }
+  }
+  if (d.act != Activation::None) K::run(ctx, conv_activation(d));
+}
+
 template <class T>
 void conv2d_typed(cudaStream_t s, const Conv2dDesc& d, const ConvParams& p) {
   const std::int64_t hw_out = d.h_out * d.w_out;
@@ -113,6 +155,12 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const Conv2dDesc& d) {
   const std::int64_t h_out = d.h_out, w_out = d.w_out;
   if (d.n == 0 || h_out == 0 || w_out == 0) return;
   check(d.x && d.weight && d.y, op, "null x, weight or y");
+  const ConvLowering lowering = plan_conv(d, kMaxColumnBytes);
+  if (lowering.path != ConvPath::Direct) {
+    check(static_cast<std::int64_t>(lowering.chunk) * lowering.k < (std::int64_t{1} << 40), op, "im2col chunk too large");
+    conv2d_as_gemm(ctx, d, lowering);
+    return;
+  }
   constexpr std::int64_t kIntMax = 0x7fffffff;
   check(d.h * d.w <= kIntMax && h_out * w_out <= kIntMax && d.c_in <= kIntMax && d.c_out <= 65535 && d.n <= 65535,
         op, "sizes beyond the direct kernel's grid (c_out <= 65535, n <= 65535, planes < 2^31)");
