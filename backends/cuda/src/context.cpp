@@ -60,40 +60,30 @@ Context::Impl::~Impl() {
   cudaSetDevice(device);
   if (stream) cudaStreamSynchronize(stream);
   plans.clear();
-  if (scratch_ptr) cudaFree(scratch_ptr);
-  if (columns_ptr) cudaFree(columns_ptr);
+  scratch_buffer.release();
+  columns_buffer.release();
   if (lt_workspace) cudaFree(lt_workspace);
   if (lt) cublasLtDestroy(lt);
   if (stream) cudaStreamDestroy(stream);
 }
 
-void* Context::Impl::scratch(std::size_t bytes) {
-  if (bytes <= scratch_bytes) return scratch_ptr;
+namespace detail {
+void* GrowBuffer::get(cudaStream_t stream, std::size_t need) {
+  if (need <= bytes) return ptr;
   SANA_CUDA_CHECK(cudaStreamSynchronize(stream));  // the old buffer may still be read by queued work
-  if (scratch_ptr) {
-    SANA_CUDA_CHECK(cudaFree(scratch_ptr));
-    scratch_ptr = nullptr;
-    scratch_bytes = 0;
-  }
-  const std::size_t rounded = (bytes + 255) / 256 * 256;
-  SANA_CUDA_CHECK(cudaMalloc(&scratch_ptr, rounded));
-  scratch_bytes = rounded;
-  return scratch_ptr;
+  release();
+  const std::size_t rounded = (need + 255) / 256 * 256;
+  SANA_CUDA_CHECK(cudaMalloc(&ptr, rounded));
+  bytes = rounded;
+  return ptr;
 }
 
-void* Context::Impl::columns(std::size_t bytes) {
-  if (bytes <= columns_bytes) return columns_ptr;
-  SANA_CUDA_CHECK(cudaStreamSynchronize(stream));  // queued GEMMs may still read the old columns
-  if (columns_ptr) {
-    SANA_CUDA_CHECK(cudaFree(columns_ptr));
-    columns_ptr = nullptr;
-    columns_bytes = 0;
-  }
-  const std::size_t rounded = (bytes + 255) / 256 * 256;
-  SANA_CUDA_CHECK(cudaMalloc(&columns_ptr, rounded));
-  columns_bytes = rounded;
-  return columns_ptr;
+void GrowBuffer::release() noexcept {
+  if (ptr) cudaFree(ptr);
+  ptr = nullptr;
+  bytes = 0;
 }
+} // namespace detail
 
 Context::Context(int device) : impl_(std::make_unique<Impl>(device)) {}
 Context::~Context() = default;

@@ -66,6 +66,15 @@ struct GemmPlan {
   }
 };
 
+/// A grow-only device buffer: `get` returns at least `bytes`, reallocating only to grow — and then only
+/// after the stream has drained, so a buffer still read by queued work is never freed.
+struct GrowBuffer {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+  void* get(cudaStream_t stream, std::size_t need);
+  void release() noexcept;
+};
+
 } // namespace detail
 
 struct Context::Impl {
@@ -75,8 +84,7 @@ struct Context::Impl {
   void* lt_workspace = nullptr;
   std::size_t lt_workspace_bytes = 0;
   std::unordered_map<detail::GemmPlanKey, std::unique_ptr<detail::GemmPlan>, detail::GemmPlanKeyHash> plans;
-  void* scratch_ptr = nullptr;
-  std::size_t scratch_bytes = 0;
+  detail::GrowBuffer scratch_buffer, columns_buffer;
 
   static constexpr std::size_t kLtWorkspaceBytes = std::size_t{32} << 20;
 
@@ -87,13 +95,10 @@ struct Context::Impl {
 
   /// A device buffer of at least `bytes`, valid until the next call (grows by reallocating after a
   /// stream synchronization, so a buffer still in use by queued work is never freed).
-  void* scratch(std::size_t bytes);
-
-  /// A second grow-only buffer, for the im2col columns of convolutions run as GEMMs (the GEMM itself may
-  /// use `scratch` meanwhile), with the same growth rule.
-  void* columns(std::size_t bytes);
-  void* columns_ptr = nullptr;
-  std::size_t columns_bytes = 0;
+  void* scratch(std::size_t bytes) { return scratch_buffer.get(stream, bytes); }
+  /// A second such buffer, for the im2col columns of convolutions run as GEMMs (the GEMM itself may use
+  /// `scratch` meanwhile).
+  void* columns(std::size_t bytes) { return columns_buffer.get(stream, bytes); }
 };
 
 /// The context's stream, for kernel launchers.
