@@ -108,6 +108,29 @@ TEMPLATE_LIST_TEST_CASE("Tiled decode and encode match diffusers' tiling", "[dca
   }
 }
 
+TEMPLATE_LIST_TEST_CASE("Tiled decode on a device backend: tiles on the device, blending on the host",
+                        "[dcae][fixture][tiling]", ParityBackends) {
+  using B = TestType;
+  if constexpr (!is_host_backend_v<B>) {
+    SANA_REQUIRE_BACKEND(B);
+    auto& ctx = test_context<B>();
+    auto m = load_model<B>("diffusers_test");
+    const auto io = io::SafetensorsFile::open(fixture("diffusers_test", "io.safetensors"));
+    dcae::Tiling t;
+    t.tile_h = t.tile_w = std::stoll(*io.metadata_value("tile_sample_min"));
+    t.stride_h = t.stride_w = std::stoll(*io.metadata_value("tile_sample_stride"));
+    Workspace<B> ws;
+    auto z = io.load<float, 4>("tiled_latent_in");
+    auto want = io.load<float, 4>("tiled_decoded");
+    auto zd = to_backend<B>(ctx, z.view());
+    Tensor<float, 4, reference_backend> got(want.shape());  // host output
+    dcae::tiled_decode(m.decoder, ctx, ws, TensorView<const float, 4, space_t<B>>(zd.view()), got.view(), t);
+    WARN("device tiled decode relative L2 " << (relative_l2<float, 4>(got.view(), want.view())) << " on "
+                                            << backend_traits<B>::name);
+    require_close<float, 4>(got.view(), want.view(), kFixtureTolerance);
+  }
+}
+
 TEST_CASE("DC-AE config and loading errors name the file and the tensor", "[dcae][errors]") {
   reference::Context ctx;
   const std::string dir = std::string(SANA_TEST_DATA_DIR) + "/dcae/diffusers_test";

@@ -6,7 +6,9 @@
 /// crops are concatenated. Unlike diffusers we keep only what later tiles read: the bottom `blend`
 /// rows of the previous row of tiles and the right `blend` columns of the previous tile, so memory
 /// is bounded by the tile size (plus one strip across the image), not the image size.
-/// Host backends only (the blending loops run on the CPU).
+/// The blending loops run on the CPU. On a device backend each tile is decoded on the device and copied
+/// to the host, where it is blended into a host output: device memory stays one tile (the point of
+/// tiling a 4096² decode), and the host holds the image, which it needs anyway.
 #pragma once
 
 #include <algorithm>
@@ -107,6 +109,34 @@ inline std::vector<std::int64_t> tile_starts(std::int64_t size, std::int64_t str
   for (std::int64_t i = 0; i < size; i += stride) s.push_back(i);
   return s;
 }
+
+inline void check_tiling(const Tiling& t, std::int64_t f) {
+  check(t.tile_h % f == 0 && t.tile_w % f == 0 && t.stride_h % f == 0 && t.stride_w % f == 0 && t.stride_h > 0 &&
+            t.stride_w > 0 && t.stride_h <= t.tile_h && t.stride_w <= t.tile_w,
+        "dcae tiling", "tile ", t.tile_h, "x", t.tile_w, " and stride ", t.stride_h, "x", t.stride_w,
+        " must be multiples of ", f, " with 0 < stride <= tile");
+}
+
+/// diffusers' tiled_decode loop over a latent (n, ·, h, w): `decode_tile(i, j, hh, ww)` decodes latent tile
+/// [i, i+hh) x [j, j+ww) and returns it as a host view (n, c, hh·f, ww·f); the blender writes `out`.
+template <class T, class DecodeTile>
+void decode_tiles(std::int64_t h, std::int64_t w, std::int64_t f, const Tiling& t, TileBlender<T>& blender,
+                  DecodeTile&& decode_tile) {
+  const std::int64_t th = t.tile_h / f, tw = t.tile_w / f, sh = t.stride_h / f, sw = t.stride_w / f;
+  const auto rows = tile_starts(h, sh), cols = tile_starts(w, sw);
+  std::int64_t oy = 0;
+  for (std::size_t ii = 0; ii < rows.size(); ++ii) {
+    const std::int64_t i = rows[ii], hh = std::min(th, h - i);
+    std::int64_t ox = 0;
+    for (std::size_t jj = 0; jj < cols.size(); ++jj) {
+      const std::int64_t j = cols[jj], ww = std::min(tw, w - j);
+      blender.add(decode_tile(i, j, hh, ww), static_cast<std::int64_t>(ii), static_cast<std::int64_t>(jj), t.stride_h,
+                  t.stride_w, oy, ox);
+      ox += std::min(t.stride_w, ww * f);
+    }
+    oy += std::min(t.stride_h, hh * f);
+  }
+}
 } // namespace detail
 
 /// Whether diffusers would tile this latent (it tiles only when a side exceeds the latent tile).
@@ -142,39 +172,62 @@ void tiled_decode(const Decoder<B, T>& dec, context_t<B>& ctx, Workspace<B>& ws,
                   std::type_identity_t<TensorView<const T, 4, host_space>> z,
                   std::type_identity_t<TensorView<T, 4, host_space>> out, const Tiling& t) {
   const std::int64_t f = dec.cfg.spatial_compression();
-  check(t.tile_h % f == 0 && t.tile_w % f == 0 && t.stride_h % f == 0 && t.stride_w % f == 0 && t.stride_h > 0 &&
-            t.stride_w > 0 && t.stride_h <= t.tile_h && t.stride_w <= t.tile_w,
-        "dcae tiling", "tile ", t.tile_h, "x", t.tile_w, " and stride ", t.stride_h, "x", t.stride_w,
-        " must be multiples of ", f, " with 0 < stride <= tile");
+  detail::check_tiling(t, f);
   const std::int64_t n = z.size(0), lc = z.size(1), h = z.size(2), w = z.size(3), c = dec.cfg.in_channels;
   const std::int64_t th = t.tile_h / f, tw = t.tile_w / f, sh = t.stride_h / f, sw = t.stride_w / f;
   const Shape<4> expect{n, c, tiled_decode_extent(h, th, sh, f, t.stride_h), tiled_decode_extent(w, tw, sw, f, t.stride_w)};
   check(out.shape() == expect, "dcae tiling", "output is ", shape_string(out.shape()), ", expected ", shape_string(expect));
-  const auto rows = detail::tile_starts(h, sh), cols = detail::tile_starts(w, sw);
   auto scope = ws.scope();
   T* zin = ws.template allocate<T, 1>(Shape<1>{n * lc * th * tw}).data();
   T* dout = ws.template allocate<T, 1>(Shape<1>{n * c * t.tile_h * t.tile_w}).data();
-  const std::int64_t cn = static_cast<std::int64_t>(cols.size());
+  const std::int64_t cn = static_cast<std::int64_t>(detail::tile_starts(w, sw).size());
   T* bottom = ws.template allocate<T, 1>(Shape<1>{detail::TileBlender<T>::bottom_elements(n, c, cn, t.tile_h - t.stride_h, t.tile_w)}).data();
   T* right = ws.template allocate<T, 1>(Shape<1>{detail::TileBlender<T>::right_elements(n, c, t.tile_h, t.tile_w - t.stride_w)}).data();
   detail::TileBlender<T> blender(out, cn, t.tile_h, t.tile_w, t.tile_h - t.stride_h, t.tile_w - t.stride_w, bottom, right);
   // One planned region for every tile (the first tile is the largest), so tiles allocate nothing.
   auto plan = ws.template allocate<T, 1>(Shape<1>{dec.plan_elements(Shape<4>{n, lc, std::min(th, h), std::min(tw, w)})});
-  std::int64_t oy = 0;
-  for (std::size_t ii = 0; ii < rows.size(); ++ii) {
-    const std::int64_t i = rows[ii], hh = std::min(th, h - i);
-    std::int64_t ox = 0;
-    for (std::size_t jj = 0; jj < cols.size(); ++jj) {
-      const std::int64_t j = cols[jj], ww = std::min(tw, w - j);
-      TensorView<T, 4, host_space> tile_in(zin, Shape<4>{n, lc, hh, ww});  // (N, latent, hh, ww)
-      ops::copy(ctx, z.slice(2, i, hh).slice(3, j, ww), tile_in);
-      TensorView<T, 4, host_space> tile_out(dout, Shape<4>{n, c, hh * f, ww * f});  // (N, C, hh*f, ww*f)
-      dec.forward_planned(ctx, plan, tile_in, tile_out);
-      blender.add(tile_out, static_cast<std::int64_t>(ii), static_cast<std::int64_t>(jj), t.stride_h, t.stride_w, oy, ox);
-      ox += std::min(t.stride_w, ww * f);
-    }
-    oy += std::min(t.stride_h, hh * f);
-  }
+  detail::decode_tiles(h, w, f, t, blender, [&](std::int64_t i, std::int64_t j, std::int64_t hh, std::int64_t ww) {
+    TensorView<T, 4, host_space> tile_in(zin, Shape<4>{n, lc, hh, ww});  // (N, latent, hh, ww)
+    ops::copy(ctx, z.slice(2, i, hh).slice(3, j, ww), tile_in);
+    TensorView<T, 4, host_space> tile_out(dout, Shape<4>{n, c, hh * f, ww * f});  // (N, C, hh*f, ww*f)
+    dec.forward_planned(ctx, plan, tile_in, tile_out);
+    return tile_out;
+  });
+}
+
+/// tiled_decode on a device backend: z on the device, `out` on the host. Each tile is decoded on the device
+/// (device memory: one latent tile, one image tile and the decoder's plan, all from `ws`), copied to the host
+/// and blended there, exactly as on a host backend.
+template <class B, class T>
+  requires(!is_host_backend_v<B>)
+void tiled_decode(const Decoder<B, T>& dec, context_t<B>& ctx, Workspace<B>& ws,
+                  std::type_identity_t<TensorView<const T, 4, space_t<B>>> z,
+                  std::type_identity_t<TensorView<T, 4, host_space>> out, const Tiling& t) {
+  const std::int64_t f = dec.cfg.spatial_compression();
+  detail::check_tiling(t, f);
+  const std::int64_t n = z.size(0), lc = z.size(1), h = z.size(2), w = z.size(3), c = dec.cfg.in_channels;
+  const std::int64_t th = t.tile_h / f, tw = t.tile_w / f, sh = t.stride_h / f, sw = t.stride_w / f;
+  const Shape<4> expect{n, c, tiled_decode_extent(h, th, sh, f, t.stride_h), tiled_decode_extent(w, tw, sw, f, t.stride_w)};
+  check(out.shape() == expect, "dcae tiling", "output is ", shape_string(out.shape()), ", expected ", shape_string(expect));
+  auto scope = ws.scope();
+  T* zin = ws.template allocate<T, 1>(Shape<1>{n * lc * th * tw}).data();
+  T* dout = ws.template allocate<T, 1>(Shape<1>{n * c * t.tile_h * t.tile_w}).data();
+  auto plan = ws.template allocate<T, 1>(Shape<1>{dec.plan_elements(Shape<4>{n, lc, std::min(th, h), std::min(tw, w)})});
+  const std::int64_t cn = static_cast<std::int64_t>(detail::tile_starts(w, sw).size());
+  std::vector<T> host_tile(static_cast<std::size_t>(n * c * t.tile_h * t.tile_w));
+  std::vector<T> bottom(static_cast<std::size_t>(detail::TileBlender<T>::bottom_elements(n, c, cn, t.tile_h - t.stride_h, t.tile_w)));
+  std::vector<T> right(static_cast<std::size_t>(detail::TileBlender<T>::right_elements(n, c, t.tile_h, t.tile_w - t.stride_w)));
+  detail::TileBlender<T> blender(out, cn, t.tile_h, t.tile_w, t.tile_h - t.stride_h, t.tile_w - t.stride_w,
+                                 bottom.data(), right.data());
+  detail::decode_tiles(h, w, f, t, blender, [&](std::int64_t i, std::int64_t j, std::int64_t hh, std::int64_t ww) {
+    TensorView<T, 4, space_t<B>> tile_in(zin, Shape<4>{n, lc, hh, ww});  // (N, latent, hh, ww)
+    ops::copy(ctx, z.slice(2, i, hh).slice(3, j, ww), tile_in);
+    TensorView<T, 4, space_t<B>> tile_out(dout, Shape<4>{n, c, hh * f, ww * f});  // (N, C, hh*f, ww*f)
+    dec.forward_planned(ctx, plan, tile_in, tile_out);
+    TensorView<T, 4, host_space> host(host_tile.data(), tile_out.shape());
+    backend_traits<B>::download(ctx, host.data(), tile_out.data(), static_cast<std::size_t>(host.numel()) * sizeof(T));
+    return host;
+  });
 }
 
 /// diffusers' tiled_encode: out (n, latent, H/f, W/f) from img (n, C, H, W); tiles are zero-padded to multiples of f.
@@ -184,9 +237,7 @@ void tiled_encode(const Encoder<B, T>& enc, context_t<B>& ctx, Workspace<B>& ws,
                   std::type_identity_t<TensorView<const T, 4, host_space>> img,
                   std::type_identity_t<TensorView<T, 4, host_space>> out, const Tiling& t) {
   const std::int64_t f = enc.cfg.spatial_compression();
-  check(t.tile_h % f == 0 && t.tile_w % f == 0 && t.stride_h % f == 0 && t.stride_w % f == 0 && t.stride_h > 0 &&
-            t.stride_w > 0 && t.stride_h <= t.tile_h && t.stride_w <= t.tile_w,
-        "dcae tiling", "tile and stride must be multiples of ", f, " with 0 < stride <= tile");
+  detail::check_tiling(t, f);
   const std::int64_t n = img.size(0), c = img.size(1), H = img.size(2), W = img.size(3), lc = enc.cfg.latent_channels;
   const Shape<4> expect{n, lc, H / f, W / f};
   check(out.shape() == expect, "dcae tiling", "output is ", shape_string(out.shape()), ", expected ", shape_string(expect));

@@ -384,17 +384,14 @@ public:
     std::vector<float> img;  // (N, C, gh, gw)
     std::int64_t oh = gh, ow = gw;
     ws.reset();
-    if constexpr (is_host_backend_v<B>) {
-      dcae::Tiling t;  // diffusers' 512 px tiles, stride 448 px; like diffusers, tile only when a side exceeds a tile
-      if (rq.vae_tiling && dcae::decode_needs_tiling(vae_->config, t, h, w)) {
-        oh = dcae::tiled_decode_extent(h, t.tile_h / f, t.stride_h / f, f, t.stride_h);
-        ow = dcae::tiled_decode_extent(w, t.tile_w / f, t.stride_w / f, f, t.stride_w);
-        Tensor<T, 4, B> out({N, C, oh, ow});
-        dcae::tiled_decode(vae_->decoder, ctx, ws, TensorView<const T, 4, host_space>(z.view()), out.view(), t);
-        img = to_float_host(ctx, out);
-      }
-    } else {
-      check(!rq.vae_tiling, "generate", "tiled VAE decode runs on host backends only");
+    dcae::Tiling t;  // diffusers' 512 px tiles, stride 448 px; like diffusers, tile only when a side exceeds a tile
+    if (rq.vae_tiling && dcae::decode_needs_tiling(vae_->config, t, h, w)) {
+      oh = dcae::tiled_decode_extent(h, t.tile_h / f, t.stride_h / f, f, t.stride_h);
+      ow = dcae::tiled_decode_extent(w, t.tile_w / f, t.stride_w / f, f, t.stride_w);
+      Tensor<T, 4, reference_backend> out({N, C, oh, ow});  // (N, C, oh, ow) on the host: tiles are blended there
+      dcae::tiled_decode(vae_->decoder, ctx, ws, TensorView<const T, 4, space>(z.view()), out.view(), t);
+      img.resize(static_cast<std::size_t>(out.numel()));
+      for (std::int64_t i = 0; i < out.numel(); ++i) img[static_cast<std::size_t>(i)] = to_float(out.data()[i]);
     }
     if (img.empty()) {
       Tensor<T, 4, B> out({N, C, gh, gw});  // (N, C, gh, gw)
