@@ -1,6 +1,9 @@
 // Element-wise ops and casts on every compiled backend against the reference backend.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "sana/ops.hpp"
 #include "support/backends.hpp"
 #include "support/compare.hpp"
@@ -68,6 +71,41 @@ TEMPLATE_LIST_TEST_CASE("activation and lincomb parity", "[parity][elementwise]"
   const DV dterms[] = {xd2.view(), d0d.view(), d1d.view()};
   ops::lincomb(ctx, std::span<const float>(coef), std::span<const DV>(dterms), xd2.view());
   require_close<T, 1>(roundtrip(xd2).view(), want.view());
+}
+
+TEMPLATE_LIST_TEST_CASE("clamp parity (fp16's ±65504 clip: inf clamps, NaN passes)", "[parity][elementwise]",
+                        ParityMatrix) {
+  using B = typename TestType::backend;
+  using T = typename TestType::type;
+  SANA_REQUIRE_BACKEND(B);
+  auto& ctx = test_context<B>();
+  const auto n = GENERATE(std::int64_t{1}, std::int64_t{4099});
+  auto x = random_tensor<T, 1>({n}, 41, 4.0f);
+  x.data()[0] = convert<T>(std::numeric_limits<float>::infinity());
+  if (n > 2) {
+    x.data()[1] = convert<T>(-std::numeric_limits<float>::infinity());
+    x.data()[2] = convert<T>(std::numeric_limits<float>::quiet_NaN());
+  }
+  reference::Context rc;
+  Tensor<T, 1, reference_backend> want({n});
+  ops::clamp(rc, x.view(), want.view(), -1.5f, 2.0f);
+  CHECK(to_float(want.data()[0]) == 2.0f);
+  if (n > 2) {
+    CHECK(to_float(want.data()[1]) == -1.5f);
+    CHECK(std::isnan(to_float(want.data()[2])));
+  }
+  for (std::int64_t i = 3; i < n; ++i) {
+    const float v = to_float(want.data()[i]);
+    REQUIRE((v >= -1.5f && v <= 2.0f));
+  }
+  auto xd = to_backend<B>(ctx, x.view());
+  ops::clamp(ctx, xd.view(), xd.view(), -1.5f, 2.0f);  // in place
+  auto got = roundtrip(xd);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = to_float(got.data()[i]), w = to_float(want.data()[i]);
+    if (std::isnan(w)) CHECK(std::isnan(g));
+    else CHECK(g == w);  // a clamp is exact
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("strided copy and cast parity", "[parity][elementwise]", ParityMatrix) {

@@ -49,7 +49,8 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
   -o, --output PATH          output PNG (default sana.png; several images get _0, _1, ... suffixes)
       --backend cpu|cuda     (default cpu; cuda needs a build with the CUDA backend and a GPU)
       --cuda-graph           record one denoising step as a CUDA graph and replay it (same images)
-      --dtype f32|bf16       (default f32)
+      --dtype f32|bf16|f16   weights and activations (default f32); f16: the transformer in fp16 (with
+                             diffusers' ±65504 clip), text encoder and VAE in bf16 — for the fp16 checkpoints
       --vae-tiling           decode in 512-px tiles (large images)
       --no-binning           keep the requested size instead of the closest aspect-ratio bin
   -h, --help                 this text
@@ -116,7 +117,8 @@ Args parse(std::span<const std::string_view> args) {
   if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler" && a.sampler != "scm")
     throw UsageError{"unknown sampler '" + a.sampler + "' (flow-dpm, flow-euler, scm)"};
   if (a.backend != "cpu" && a.backend != "cuda") throw UsageError{"--backend must be cpu or cuda, got '" + a.backend + "'"};
-  if (a.dtype != "f32" && a.dtype != "bf16") throw UsageError{"--dtype must be f32 or bf16, got '" + a.dtype + "'"};
+  if (a.dtype != "f32" && a.dtype != "bf16" && a.dtype != "f16")
+    throw UsageError{"--dtype must be f32, bf16 or f16, got '" + a.dtype + "'"};
   if (a.output.size() < 4 || a.output.substr(a.output.size() - 4) != ".png")
     throw UsageError{"-o/--output must name a .png file, got '" + a.output + "'"};
   if (a.model.empty()) {
@@ -172,7 +174,7 @@ std::span<const float> images_of(const std::vector<float>& v, std::int64_t image
   return std::span<const float>(v).subspan(static_cast<std::size_t>(first) * per, static_cast<std::size_t>(count) * per);
 }
 
-template <class B, class T>
+template <class B, class T, class TText = T, class TVae = T>
 int run(const Args& a) {
   using namespace sana;
   // Jobs: command-line prompts share the flags; file entries may override them.
@@ -194,7 +196,7 @@ int run(const Args& a) {
   if (!a.latents.empty()) start = read_latents(a.latents, a.batch, static_cast<std::int64_t>(total));
 
   context_t<B> ctx;
-  auto pipe = pipeline::SanaPipeline<B, T>::load(ctx, a.model);
+  auto pipe = pipeline::SanaPipeline<B, T, TText, TVae>::load(ctx, a.model);
   const bool tty = isatty(fileno(stderr));
   std::size_t written = 0;
   std::vector<float> job_noise;
@@ -282,6 +284,7 @@ int run(const Args& a) {
 template <class B>
 int run_dtype(const Args& a) {
   if (a.dtype == "bf16") return run<B, sana::bf16>(a);
+  if (a.dtype == "f16") return run<B, sana::f16, sana::bf16, sana::bf16>(a);
   return run<B, float>(a);
 }
 

@@ -140,6 +140,14 @@ __global__ void activation_kernel(Activation act, const T* x, T* y, std::int64_t
 }
 
 template <class T>
+__global__ void clamp_kernel(float lo, float hi, const T* x, T* y, std::int64_t n) {
+  SANA_GRID_STRIDE_LOOP(i, n) {
+    const float v = to_float(x[i]);
+    y[i] = convert<T>(v < lo ? lo : v > hi ? hi : v);  // NaN passes, as in the reference
+  }
+}
+
+template <class T>
 struct LincombArgs {
   const T* x[kMaxLincombTerms];
   float coef[kMaxLincombTerms];
@@ -227,6 +235,17 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const ActivationDesc& d) {
     if (d.act == Activation::None && d.x == d.y) return;
     activation_kernel<T><<<grid_for(d.n), kBlock, 0, s>>>(d.act, static_cast<const T*>(d.x), static_cast<T*>(d.y), d.n);
     SANA_CUDA_CHECK_LAUNCH("activation_kernel");
+  });
+}
+
+void kernels<cuda_backend>::run(cuda::Context& ctx, const ClampDesc& d) {
+  check(d.n >= 0, "clamp", "negative n ", d.n);
+  if (d.n == 0) return;
+  const cudaStream_t s = cuda::stream_of(ctx);
+  dispatch_float(d.dtype, "clamp", [&](auto tag) {
+    using T = decltype(tag);
+    clamp_kernel<T><<<grid_for(d.n), kBlock, 0, s>>>(d.lo, d.hi, static_cast<const T*>(d.x), static_cast<T*>(d.y), d.n);
+    SANA_CUDA_CHECK_LAUNCH("clamp_kernel");
   });
 }
 

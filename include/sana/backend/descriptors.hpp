@@ -108,6 +108,16 @@ struct ActivationDesc {
   void* y = nullptr;
 };
 
+/// y = min(max(x, lo), hi) element-wise over n contiguous elements (NaN stays NaN, ±inf clamps); y may equal x.
+/// diffusers clips fp16 activations to ±65504 with it, so an overflow to inf becomes the largest finite half.
+struct ClampDesc {
+  DType dtype = DType::F32;
+  std::int64_t n = 0;
+  float lo = 0.0f, hi = 0.0f;
+  const void* x = nullptr;
+  void* y = nullptr;
+};
+
 inline constexpr int kMaxLincombTerms = 8;
 
 /// y = sum_i coef[i] * x[i] over n contiguous elements, accumulated in fp32; y may alias any x[i].

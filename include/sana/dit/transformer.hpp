@@ -488,6 +488,8 @@ private:
       if (perturbed > 0)  // identity attention: each token's output is its own value vector
         ops::linear(ctx, CView<3>(v.slice(0, Bo, perturbed)), blk.attn1_out_w.view(), blk.attn1_out_b.view(),
                     o.slice(0, Bo, perturbed));
+      if constexpr (std::is_same_v<T, f16>)  // diffusers clips fp16 self-attention outputs (an inf becomes 65504)
+        ops::clamp(ctx, CView<3>(o), o, -65504.0f, 65504.0f);
       ops::gated_residual(ctx, x, CView<3>(o), std::optional(row(2)));
     }
 

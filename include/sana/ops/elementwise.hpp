@@ -65,6 +65,26 @@ void activation(Ctx& ctx, std::type_identity_t<TensorView<const T, R, space_of<C
   detail::run<backend_of<Ctx>>(ctx, d);
 }
 
+/// out = min(max(x, lo), hi) element-wise (NaN stays NaN); contiguous; out may be x.
+template <class Ctx, class T, std::size_t R>
+void clamp(Ctx& ctx, std::type_identity_t<TensorView<const T, R, space_of<Ctx>>> x, TensorView<T, R, space_of<Ctx>> out,
+           float lo, float hi) {
+  static_assert(FloatElement<T>, "[clamp] element type must be float, f16 or bf16");
+  check(x.shape() == out.shape(), "clamp", "input ", shape_string(x.shape()), " and output ", shape_string(out.shape()),
+        " differ");
+  check(x.is_contiguous() && out.is_contiguous(), "clamp", "input and output must be contiguous");
+  check(lo <= hi, "clamp", "lo ", lo, " exceeds hi ", hi);
+  ClampDesc d;
+  d.dtype = dtype_of_v<T>;
+  d.n = x.numel();
+  d.lo = lo;
+  d.hi = hi;
+  d.x = x.data();
+  d.y = out.data();
+  if (d.n == 0) return;
+  detail::run<backend_of<Ctx>>(ctx, d);
+}
+
 /// out = Σ coef[i] · x[i] (fp32 accumulation); all contiguous and the same shape; out may alias any x[i].
 template <class Ctx, class T, std::size_t R>
 void lincomb(Ctx& ctx, std::span<const float> coef,

@@ -1,5 +1,5 @@
 /// @file
-/// `pipeline::SanaPipeline<B, T>`: prompt in, image out, from a diffusers-format Sana folder
+/// `pipeline::SanaPipeline<B, T, TText, TVae>`: prompt in, image out, from a diffusers-format Sana folder
 /// (model_index.json, transformer/, vae/, text_encoder/, tokenizer/, scheduler/), computing what
 /// diffusers' `SanaPipeline.__call__` computes (sana-spec.md §4.5):
 ///   1. prompts → Gemma-2 embeddings (positive with CHI, negative once for the batch);
@@ -93,7 +93,9 @@ struct GenerateResult {
   int steps_run = 0;
 };
 
-template <class B, class T>
+/// T is the transformer's dtype; the text encoder and the VAE may run in others (diffusers' advice for the
+/// fp16 checkpoints: transformer fp16, Gemma-2 bf16, VAE bf16 or fp32). Latents stay fp32 between steps.
+template <class B, class T, class TText = T, class TVae = T>
 class SanaPipeline {
 public:
   using Ctx = context_t<B>;
@@ -119,10 +121,10 @@ public:
     p.scheduler_ = SchedulerSettings::from_json(
         load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json"));
     p.transformer_ = dit::load_transformer<B, T>(ctx, dir / "transformer");
-    p.vae_ = std::make_unique<dcae::AutoencoderDC<B, T>>(
-        dcae::AutoencoderDC<B, T>::from_folder(ctx, dir / "vae", dcae::Parts{false, true}));
-    p.text_ = std::make_unique<text::PromptEncoder<B, T>>(text::GemmaTokenizer::load(dir / "tokenizer"),
-                                                          text::Gemma2Encoder<B, T>::load(ctx, dir / "text_encoder"));
+    p.vae_ = std::make_unique<dcae::AutoencoderDC<B, TVae>>(
+        dcae::AutoencoderDC<B, TVae>::from_folder(ctx, dir / "vae", dcae::Parts{false, true}));
+    p.text_ = std::make_unique<text::PromptEncoder<B, TText>>(
+        text::GemmaTokenizer::load(dir / "tokenizer"), text::Gemma2Encoder<B, TText>::load(ctx, dir / "text_encoder"));
     check(p.vae_->config.latent_channels == p.transformer_->config().in_channels, "pipeline", "vae latent_channels ",
           p.vae_->config.latent_channels, " differ from transformer in_channels ", p.transformer_->config().in_channels);
     return p;
@@ -130,8 +132,8 @@ public:
 
   const SchedulerSettings& scheduler() const { return scheduler_; }
   dit::SanaTransformer<B, T>& transformer() { return *transformer_; }
-  dcae::AutoencoderDC<B, T>& vae() { return *vae_; }
-  text::PromptEncoder<B, T>& text_encoder() { return *text_; }
+  dcae::AutoencoderDC<B, TVae>& vae() { return *vae_; }
+  text::PromptEncoder<B, TText>& text_encoder() { return *text_; }
   std::int64_t vae_scale() const { return vae_->config.spatial_compression(); }
   /// The resolution the transformer was trained at (sample_size × VAE compression).
   std::int64_t native_size() const { return transformer_->config().sample_size * vae_scale(); }
@@ -179,7 +181,7 @@ public:
           rq.max_sequence_length, " differs from the encoder's ", text_->options().max_sequence_length);
     auto cond = text_->encode(ctx, ws, pos);
     ws.reset();
-    std::optional<text::PromptEmbeddings<B, T>> uncond;
+    std::optional<text::PromptEmbeddings<B, TText>> uncond;
     if (guide.do_cfg()) {
       uncond = text_->encode_negative(ctx, ws, rq.negative_prompt, N);
       ws.reset();
@@ -189,8 +191,8 @@ public:
     std::vector<float> mask(static_cast<std::size_t>(nb * N * M));
     {
       std::int64_t at = 0;
-      auto put = [&](const text::PromptEmbeddings<B, T>& e) {
-        ops::copy(ctx, TensorView<const T, 3, space>(e.embeds.view()), text_batch.view().slice(0, at * N, N));
+      auto put = [&](const text::PromptEmbeddings<B, TText>& e) {  // cast to the transformer's dtype
+        ops::copy(ctx, TensorView<const TText, 3, space>(e.embeds.view()), text_batch.view().slice(0, at * N, N));
         auto m = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(e.mask.view()));
         for (std::int64_t i = 0; i < N * M; ++i) mask[static_cast<std::size_t>(at * N * M + i)] = static_cast<float>(m.data()[i]);
         ++at;
@@ -230,7 +232,7 @@ public:
     std::vector<float> guidance;
     if (sprint)
       guidance.assign(static_cast<std::size_t>(N),
-                      to_float(T(to_float(T(static_cast<float>(rq.guidance_scale))) *
+                      to_float(TText(to_float(TText(static_cast<float>(rq.guidance_scale))) *
                                  static_cast<float>(tc.guidance_embeds_scale))));
     // diffusers' SanaPipeline multiplies the model timestep by timestep_scale (SanaPAGPipeline forgets to).
     const float timestep_scale = static_cast<float>(tc.timestep_scale);
@@ -372,7 +374,7 @@ public:
     }
 
     // 4. Decode: latents / scaling_factor → images.
-    Tensor<T, 4, B> z({N, Cl, h, w});  // (N, Cl, h, w)
+    Tensor<TVae, 4, B> z({N, Cl, h, w});  // (N, Cl, h, w)
     {
       const float inv = static_cast<float>(1.0 / vae_->config.scaling_factor);
       std::array<CFView, 1> in{CFView(x.view())};
@@ -388,14 +390,14 @@ public:
     if (rq.vae_tiling && dcae::decode_needs_tiling(vae_->config, t, h, w)) {
       oh = dcae::tiled_decode_extent(h, t.tile_h / f, t.stride_h / f, f, t.stride_h);
       ow = dcae::tiled_decode_extent(w, t.tile_w / f, t.stride_w / f, f, t.stride_w);
-      Tensor<T, 4, reference_backend> out({N, C, oh, ow});  // (N, C, oh, ow) on the host: tiles are blended there
-      dcae::tiled_decode(vae_->decoder, ctx, ws, TensorView<const T, 4, space>(z.view()), out.view(), t);
+      Tensor<TVae, 4, reference_backend> out({N, C, oh, ow});  // (N, C, oh, ow) on the host: tiles are blended there
+      dcae::tiled_decode(vae_->decoder, ctx, ws, TensorView<const TVae, 4, space>(z.view()), out.view(), t);
       img.resize(static_cast<std::size_t>(out.numel()));
       for (std::int64_t i = 0; i < out.numel(); ++i) img[static_cast<std::size_t>(i)] = to_float(out.data()[i]);
     }
     if (img.empty()) {
-      Tensor<T, 4, B> out({N, C, gh, gw});  // (N, C, gh, gw)
-      vae_->decode(ctx, ws, TensorView<const T, 4, space>(z.view()), out.view());
+      Tensor<TVae, 4, B> out({N, C, gh, gw});  // (N, C, gh, gw)
+      vae_->decode(ctx, ws, TensorView<const TVae, 4, space>(z.view()), out.view());
       img = to_float_host(ctx, out);
     }
 
@@ -424,8 +426,9 @@ public:
 private:
   SanaPipeline() = default;
 
-  static std::vector<float> to_float_host(Ctx& ctx, const Tensor<T, 4, B>& t) {
-    auto host = to_host<B>(ctx, TensorView<const T, 4, space>(t.view()));
+  template <class U>
+  static std::vector<float> to_float_host(Ctx& ctx, const Tensor<U, 4, B>& t) {
+    auto host = to_host<B>(ctx, TensorView<const U, 4, space>(t.view()));
     std::vector<float> v(static_cast<std::size_t>(host.numel()));
     for (std::int64_t i = 0; i < host.numel(); ++i) v[static_cast<std::size_t>(i)] = to_float(host.data()[i]);
     return v;
@@ -434,8 +437,8 @@ private:
   std::filesystem::path dir_;
   SchedulerSettings scheduler_;
   std::unique_ptr<dit::SanaTransformer<B, T>> transformer_;
-  std::unique_ptr<dcae::AutoencoderDC<B, T>> vae_;
-  std::unique_ptr<text::PromptEncoder<B, T>> text_;
+  std::unique_ptr<dcae::AutoencoderDC<B, TVae>> vae_;
+  std::unique_ptr<text::PromptEncoder<B, TText>> text_;
 };
 
 } // namespace pipeline

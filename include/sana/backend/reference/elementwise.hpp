@@ -78,6 +78,18 @@ inline void run(const ActivationDesc& d) {
   });
 }
 
+inline void run(const ClampDesc& d) {
+  dispatch_float(d.dtype, "clamp", [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = static_cast<const T*>(d.x);
+    T* y = static_cast<T*>(d.y);
+    for (std::int64_t i = 0; i < d.n; ++i) {
+      const float v = to_float(x[i]);
+      y[i] = convert<T>(v < d.lo ? d.lo : v > d.hi ? d.hi : v);  // comparisons with NaN are false: NaN passes
+    }
+  });
+}
+
 inline void run(const LincombDesc& d) {
   dispatch_float(d.dtype, "lincomb", [&](auto tag) {
     using T = decltype(tag);

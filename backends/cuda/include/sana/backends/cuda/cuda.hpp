@@ -101,6 +101,7 @@ struct kernels<cuda_backend> {
   static void run(cuda::Context& ctx, const BinaryDesc& d);
   /// y = act(x) over n contiguous elements (in place allowed).
   static void run(cuda::Context& ctx, const ActivationDesc& d);
+  static void run(cuda::Context& ctx, const ClampDesc& d);
   /// y = sum_i coef[i] x[i] over n contiguous elements (y may alias any x[i]).
   static void run(cuda::Context& ctx, const LincombDesc& d);
   /// Strided copy with dtype conversion between any two dtypes.
