@@ -29,6 +29,18 @@ double max_pixel_error(const pipeline::GenerateResult& r, const Tensor<float, 4,
         }
   return worst;
 }
+
+/// The fixture's CFG request: both prompts, negative "blurry", 4 steps, 64x64, from diffusers' latents.
+pipeline::GenerateRequest fixture_request(const Tensor<float, 4, reference_backend>& latents) {
+  pipeline::GenerateRequest rq;
+  rq.prompts = kPrompts;
+  rq.negative_prompt = "blurry";
+  rq.steps = 4;
+  rq.guidance_scale = 4.5;
+  rq.height = rq.width = 64;
+  rq.initial_latents = std::span<const float>(latents.data(), static_cast<std::size_t>(latents.numel()));
+  return rq;
+}
 } // namespace
 
 TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces diffusers from identical latents", "[pipeline][parity]",
@@ -39,13 +51,7 @@ TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces diffusers from identical latent
   auto pipe = pipeline::SanaPipeline<B, float>::load(ctx, kDir + "/tiny_sana");
   const auto f = io::SafetensorsFile::open(kDir + "/outputs.safetensors");
   auto latents = f.load<float, 4>("latents");
-  pipeline::GenerateRequest rq;
-  rq.prompts = kPrompts;
-  rq.negative_prompt = "blurry";
-  rq.steps = 4;
-  rq.guidance_scale = 4.5;
-  rq.height = rq.width = 64;
-  rq.initial_latents = std::span<const float>(latents.data(), static_cast<std::size_t>(latents.numel()));
+  auto rq = fixture_request(latents);
 
   SECTION("CFG") {
     const auto r = pipe.generate(ctx, rq);
@@ -184,12 +190,7 @@ TEST_CASE("SanaPipeline with an fp16 transformer beside a bf16 text encoder and 
   auto pipe = pipeline::SanaPipeline<reference_backend, f16, bf16, bf16>::load(ctx, kDir + "/tiny_sana");
   const auto f = io::SafetensorsFile::open(kDir + "/outputs.safetensors");
   auto latents = f.load<float, 4>("latents");
-  pipeline::GenerateRequest rq;
-  rq.prompts = kPrompts;
-  rq.negative_prompt = "blurry";
-  rq.steps = 4;
-  rq.height = rq.width = 64;
-  rq.initial_latents = std::span<const float>(latents.data(), static_cast<std::size_t>(latents.numel()));
+  const auto rq = fixture_request(latents);
   const auto r = pipe.generate(ctx, rq);
   const double err = max_pixel_error(r, f.load<float, 4>("cfg"));
   WARN("f16 transformer + bf16 text/VAE vs diffusers fp32: max per-pixel error " << err * 255 << "/255");
