@@ -46,10 +46,10 @@ Context::Impl::Impl(int dev) : device(dev) {
   try {
     SANA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     SANA_CUBLASLT_CHECK(cublasLtCreate(&lt));
-    SANA_CUDA_CHECK(cudaMalloc(&lt_workspace, kLtWorkspaceBytes));
+    lt_workspace = backend_traits<cuda_backend>::allocate(kLtWorkspaceBytes);
     lt_workspace_bytes = kLtWorkspaceBytes;
   } catch (...) {
-    if (lt_workspace) cudaFree(lt_workspace);
+    backend_traits<cuda_backend>::deallocate(lt_workspace);
     if (lt) cublasLtDestroy(lt);
     if (stream) cudaStreamDestroy(stream);
     throw;
@@ -62,7 +62,7 @@ Context::Impl::~Impl() {
   plans.clear();
   scratch_buffer.release();
   columns_buffer.release();
-  if (lt_workspace) cudaFree(lt_workspace);
+  backend_traits<cuda_backend>::deallocate(lt_workspace);
   if (lt) cublasLtDestroy(lt);
   if (stream) cudaStreamDestroy(stream);
 }
@@ -73,13 +73,13 @@ void* GrowBuffer::get(cudaStream_t stream, std::size_t need) {
   SANA_CUDA_CHECK(cudaStreamSynchronize(stream));  // the old buffer may still be read by queued work
   release();
   const std::size_t rounded = (need + 255) / 256 * 256;
-  SANA_CUDA_CHECK(cudaMalloc(&ptr, rounded));
+  ptr = backend_traits<cuda_backend>::allocate(rounded);
   bytes = rounded;
   return ptr;
 }
 
 void GrowBuffer::release() noexcept {
-  if (ptr) cudaFree(ptr);
+  backend_traits<cuda_backend>::deallocate(ptr);
   ptr = nullptr;
   bytes = 0;
 }

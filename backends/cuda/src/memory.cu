@@ -1,10 +1,42 @@
 /// @file
 /// `backend_traits<cuda_backend>`: device allocation and host <-> device transfers.
 
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
 #include "context_impl.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
+
+namespace {
+/// Every live allocation of the backend (weights, activations, workspaces, cuBLASLt buffers) and the
+/// high-water mark of their sum: what `cuda::memory_stats` reports.
+struct Ledger {
+  std::mutex mutex;
+  std::unordered_map<void*, std::size_t> live;
+  std::size_t current = 0, peak = 0;
+};
+Ledger& ledger() {
+  static Ledger l;
+  return l;
+}
+} // namespace
+
+namespace cuda {
+MemoryStats memory_stats() {
+  auto& l = ledger();
+  std::lock_guard<std::mutex> lock(l.mutex);
+  return {l.current, l.peak};
+}
+
+void reset_peak_memory() {
+  auto& l = ledger();
+  std::lock_guard<std::mutex> lock(l.mutex);
+  l.peak = l.current;
+}
+} // namespace cuda
 
 using Traits = backend_traits<cuda_backend>;
 
@@ -16,11 +48,23 @@ void* Traits::allocate(std::size_t bytes) {
     (void)cudaGetLastError();
     fail("cuda", "cudaMalloc(", bytes, " bytes) failed: ", cudaGetErrorName(e), ": ", cudaGetErrorString(e));
   }
+  auto& l = ledger();
+  std::lock_guard<std::mutex> lock(l.mutex);
+  l.live[p] = bytes;
+  l.current += bytes;
+  l.peak = std::max(l.peak, l.current);
   return p;
 }
 
 void Traits::deallocate(void* p) noexcept {
-  if (p) (void)cudaFree(p);
+  if (!p) return;
+  (void)cudaFree(p);
+  auto& l = ledger();
+  std::lock_guard<std::mutex> lock(l.mutex);
+  if (auto it = l.live.find(p); it != l.live.end()) {
+    l.current -= it->second;
+    l.live.erase(it);
+  }
 }
 
 void Traits::upload(context_type& ctx, void* dst, const void* host_src, std::size_t bytes) {

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -91,6 +92,11 @@ struct GenerateResult {
   std::vector<float> images;         ///< (N, 3, H, W) in [-1, 1] as the decoder wrote them
   std::vector<std::uint8_t> pixels;  ///< (N, H, W, 3)
   int steps_run = 0;
+  /// Wall-clock seconds per stage, the backend synchronised at each boundary: prompt encoding (Gemma-2 and the
+  /// transformer's text K/V), denoising (initial noise and every step), decoding (VAE, resize, pixels).
+  struct StageSeconds {
+    double text = 0, denoise = 0, decode = 0;
+  } seconds;
 };
 
 /// T is the transformer's dtype; the text encoder and the VAE may run in others (diffusers' advice for the
@@ -116,17 +122,32 @@ public:
       check(fs::is_directory(dir / part), "pipeline", "component '", part, "' is missing from '", dir.string(), "'");
     check(fs::exists(dir / "scheduler" / "scheduler_config.json"), "pipeline",
           "scheduler/scheduler_config.json is missing from '", dir.string(), "'");
+    return from_parts(
+        SchedulerSettings::from_json(
+            load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json")),
+        dit::load_transformer<B, T>(ctx, dir / "transformer"),
+        std::make_unique<dcae::AutoencoderDC<B, TVae>>(
+            dcae::AutoencoderDC<B, TVae>::from_folder(ctx, dir / "vae", dcae::Parts{false, true})),
+        std::make_unique<text::PromptEncoder<B, TText>>(text::GemmaTokenizer::load(dir / "tokenizer"),
+                                                        text::Gemma2Encoder<B, TText>::load(ctx, dir / "text_encoder")));
+  }
+
+  /// A pipeline from components already in memory (research code, benchmarks with random weights, patched
+  /// weights); checks that they fit together.
+  static SanaPipeline from_parts(SchedulerSettings scheduler, std::unique_ptr<dit::SanaTransformer<B, T>> transformer,
+                                 std::unique_ptr<dcae::AutoencoderDC<B, TVae>> vae,
+                                 std::unique_ptr<text::PromptEncoder<B, TText>> text) {
+    check(transformer && vae && text, "pipeline", "a component is missing");
+    check(vae->config.latent_channels == transformer->config().in_channels, "pipeline", "vae latent_channels ",
+          vae->config.latent_channels, " differ from transformer in_channels ", transformer->config().in_channels);
+    check(text->encoder().config().hidden_size == transformer->config().caption_channels, "pipeline",
+          "text encoder hidden_size ", text->encoder().config().hidden_size, " differs from transformer caption_channels ",
+          transformer->config().caption_channels);
     SanaPipeline p;
-    p.dir_ = dir;
-    p.scheduler_ = SchedulerSettings::from_json(
-        load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json"));
-    p.transformer_ = dit::load_transformer<B, T>(ctx, dir / "transformer");
-    p.vae_ = std::make_unique<dcae::AutoencoderDC<B, TVae>>(
-        dcae::AutoencoderDC<B, TVae>::from_folder(ctx, dir / "vae", dcae::Parts{false, true}));
-    p.text_ = std::make_unique<text::PromptEncoder<B, TText>>(
-        text::GemmaTokenizer::load(dir / "tokenizer"), text::Gemma2Encoder<B, TText>::load(ctx, dir / "text_encoder"));
-    check(p.vae_->config.latent_channels == p.transformer_->config().in_channels, "pipeline", "vae latent_channels ",
-          p.vae_->config.latent_channels, " differ from transformer in_channels ", p.transformer_->config().in_channels);
+    p.scheduler_ = std::move(scheduler);
+    p.transformer_ = std::move(transformer);
+    p.vae_ = std::move(vae);
+    p.text_ = std::move(text);
     return p;
   }
 
@@ -139,6 +160,15 @@ public:
   std::int64_t native_size() const { return transformer_->config().sample_size * vae_scale(); }
 
   GenerateResult generate(Ctx& ctx, const GenerateRequest& rq, const GenerateCallbacks& cb = {}) {
+    using Clock = std::chrono::steady_clock;
+    auto stage_end = [&ctx, t = Clock::now()]() mutable {  // seconds since the previous stage ended
+      backend_traits<B>::synchronize(ctx);
+      const auto now = Clock::now();
+      const double s = std::chrono::duration<double>(now - t).count();
+      t = now;
+      return s;
+    };
+    GenerateResult::StageSeconds seconds;
     check(!rq.prompts.empty(), "generate", "no prompt given");
     check(rq.images_per_prompt >= 1, "generate", "images per prompt must be >= 1, got ", rq.images_per_prompt);
     check(rq.steps >= 0, "generate", "steps must be >= 1 (or 0 for the model's default), got ", rq.steps);
@@ -203,6 +233,8 @@ public:
     }
     auto text_kv = transformer_->encode_text(ctx, ws, TensorView<const T, 3, space>(text_batch.view()), mask);
     ws.reset();
+
+    seconds.text = stage_end();
 
     // 2. Initial latents (fp32 on the backend).
     Tensor<float, 4, B> x({N, Cl, h, w});  // (N, Cl, h, w)
@@ -373,6 +405,8 @@ public:
       fail("generate", "unknown sampler '", sampler, "' (flow-dpm, flow-euler, scm)");
     }
 
+    seconds.denoise = stage_end();
+
     // 4. Decode: latents / scaling_factor → images.
     Tensor<TVae, 4, B> z({N, Cl, h, w});  // (N, Cl, h, w)
     {
@@ -420,6 +454,8 @@ public:
       to_pixels(TensorView<const float, 3>(r.images.data() + k * C * H * W, {C, H, W}),
                 std::span<std::uint8_t>(r.pixels).subspan(static_cast<std::size_t>(k * H * W * C),
                                                           static_cast<std::size_t>(H * W * C)));
+    seconds.decode = stage_end();
+    r.seconds = seconds;
     return r;
   }
 
@@ -434,7 +470,6 @@ private:
     return v;
   }
 
-  std::filesystem::path dir_;
   SchedulerSettings scheduler_;
   std::unique_ptr<dit::SanaTransformer<B, T>> transformer_;
   std::unique_ptr<dcae::AutoencoderDC<B, TVae>> vae_;

@@ -38,6 +38,14 @@ bool device_available();
 /// Name of the current device, e.g. "NVIDIA H100 80GB HBM3". Throws "[cuda] no CUDA device: ..." without one.
 std::string device_name();
 
+/// Device memory the backend holds (every allocation through it: weights, activations, workspaces, the
+/// cuBLASLt workspace and scratch), now and at its high-water mark since the last reset_peak_memory().
+struct MemoryStats {
+  std::size_t current = 0, peak = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();
+
 /// Per-thread state of the CUDA backend: a device, a non-blocking stream, a cuBLASLt handle, the
 /// cuBLASLt workspace and a cache of GEMM plans keyed by (shapes, strides, dtype, epilogue, alignment).
 /// Move-only. A Context is not thread-safe: use one per host thread.
