@@ -86,6 +86,10 @@ TEST_CASE("Gemma2Config parsing and loading errors", "[unit][text][gemma2]") {
       "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3,
       "head_dim": 2})", "config.json");
   REQUIRE_THROWS_WITH(text::Gemma2Config::from_json(cfg), Catch::Contains("num_key_value_heads"));
+  // found by fuzz_text_inputs: zero heads without head_dim divided by zero while deriving it
+  const auto zero = io::JsonConfig::parse(R"({"vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+      "num_hidden_layers": 2, "num_attention_heads": 0})", "config.json");
+  REQUIRE_THROWS_WITH(text::Gemma2Config::from_json(zero), Catch::Contains("num_attention_heads must be positive"));
   const auto c = text::Gemma2Config::gemma2_2b();
   REQUIRE(c.sliding_layers.size() == 26);
   REQUIRE(c.sliding_layers[0]);

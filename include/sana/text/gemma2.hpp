@@ -64,6 +64,7 @@ struct Gemma2Config {
     c.num_hidden_layers = j.get<std::int64_t>("num_hidden_layers");
     c.num_attention_heads = j.get<std::int64_t>("num_attention_heads");
     c.num_key_value_heads = j.get_or<std::int64_t>("num_key_value_heads", c.num_attention_heads);
+    check(c.num_attention_heads > 0, where, "num_attention_heads must be positive, got ", c.num_attention_heads);
     c.head_dim = j.get_or<std::int64_t>("head_dim", c.hidden_size / c.num_attention_heads);
     c.rms_norm_eps = j.get_or<double>("rms_norm_eps", 1e-6);
     if (j.contains("rope_parameters") && !j.json()["rope_parameters"].is_null()) {
