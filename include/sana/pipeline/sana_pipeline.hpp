@@ -306,7 +306,6 @@ public:
       t6_table = Tensor<T, 3, B>({S, nbN, 6 * Cm});
       std::vector<float> t(static_cast<std::size_t>(nbN));
       for (std::int64_t i = 0; i < S; ++i) {
-        // diffusers' SanaPipeline multiplies the model timestep by timestep_scale (SanaPAGPipeline forgets to).
         const float ti = static_cast<float>(s.model_time(static_cast<int>(i)));
         std::fill(t.begin(), t.end(), timestep_scale == 1.0f ? ti : ti * timestep_scale);
         transformer_->embed_time(ctx, ws, t, guidance, View<T, 2>(temb_table.data() + i * nbN * Cm, {nbN, Cm}),
