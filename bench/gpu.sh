@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check and benchmark in one call, for a lent H100/H200 (no compiler, no network there): run it from
-# the repository root with a build made here (see docs/benchmarking.md "GPU"):
-#   bash bench/gpu.sh [build-dir]        (default build-gpu; results and logs go to $OUT or /tmp/sana-gpu)
+# the repository root with a build made here and staged by bench/gpu_stage.sh (see docs/benchmarking.md "GPU"):
+#   bash bench/gpu.sh [build-dir]        (.gpu/build after staging; results and logs go to $OUT or /tmp/sana-gpu)
 # 1. parity: every op on CUDA against the reference, the CUDA smoke tests (incl. the CUDA-graph replay),
 #    the model fixtures (DiT, DC-AE incl. the device tiled decode, Gemma-2) and the pipeline fixtures on CUDA;
 # 2. ours: bench_pipeline for 1.6B and 0.6B, bf16, 20 steps, CFG 4.5 — 1024² batch 1 first (the targets),
@@ -49,7 +49,7 @@ for cfg in "1.6B 1024 1" "0.6B 1024 1"; do run_ours $cfg; run_ours $cfg --cuda-g
 
 echo "== 3. diffusers on the same card =="
 anchor=${SANA_ANCHOR_DIR:-}
-for d in ../shared/perf/diffusers-anchor shared/perf/diffusers-anchor; do [ -z "$anchor" ] && [ -d "$d" ] && anchor=$d; done
+for d in ../shared/perf/diffusers-anchor shared/perf/diffusers-anchor .gpu/anchor; do [ -z "$anchor" ] && [ -d "$d" ] && anchor=$d; done
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
