@@ -251,9 +251,6 @@ int run(const Args& a) {
       };
     const auto r = pipe.generate(ctx, rq, cb);
     if (tty) std::fprintf(stderr, "\n");
-    const bool sprint = pipe.transformer().config().guidance_embeds;
-    const std::string sampler = !rq.sampler.empty() ? rq.sampler : sprint ? "scm" : pipe.scheduler().sampler;
-    const double shift = rq.shift > 0 ? rq.shift : pipe.scheduler().shift;
     for (std::int64_t k = 0; k < r.count; ++k) {
       const std::string path = j.name ? (out_dir / (*j.name + ".png")).string() : output_path(a.output, written, total);
       const std::size_t px = static_cast<std::size_t>(r.height * r.width * 3);
@@ -266,8 +263,8 @@ int run(const Args& a) {
                      {"steps", std::to_string(r.steps_run)},
                      {"cfg_scale", fmt(rq.guidance_scale)},
                      {"pag_scale", fmt(rq.pag_scale)},
-                     {"sampler", sampler},
-                     {"shift", sprint ? std::string("-") : fmt(shift)},
+                     {"sampler", r.sampler},
+                     {"shift", r.sampler == "scm" ? std::string("-") : fmt(r.shift)},
                      {"initial_latents", a.latents.empty() ? std::string("seeded") : a.latents},
                      {"size", std::to_string(r.width) + "x" + std::to_string(r.height)},
                      {"model", a.model},

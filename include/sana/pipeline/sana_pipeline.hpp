@@ -92,6 +92,8 @@ struct GenerateResult {
   std::vector<float> images;         ///< (N, 3, H, W) in [-1, 1] as the decoder wrote them
   std::vector<std::uint8_t> pixels;  ///< (N, H, W, 3)
   int steps_run = 0;
+  std::string sampler;  ///< the sampler that ran ("flow-dpm", "flow-euler", "scm")
+  double shift = 0;     ///< its flow shift (0 for scm, which has none)
   /// Wall-clock seconds per stage, the backend synchronised at each boundary: prompt encoding (Gemma-2 and the
   /// transformer's text K/V), denoising (initial noise and every step), decoding (VAE, resize, pixels).
   struct StageSeconds {
@@ -440,6 +442,8 @@ public:
     r.height = H;
     r.width = W;
     r.steps_run = steps_run;
+    r.sampler = sampler;
+    r.shift = sampler == "scm" ? 0.0 : shift;
     if (oh == H && ow == W) {
       r.images = std::move(img);
     } else {
