@@ -8,7 +8,9 @@ wrapping the pipeline's own calls (encode_prompt, the transformer, vae.decode).
         --text-layers 2 --dtype bf16
 """
 import argparse
+import json
 import os
+import resource
 import time
 
 import torch
@@ -41,7 +43,10 @@ def main():
     ap.add_argument("--text-layers", type=int, default=2)
     ap.add_argument("--dtype", default="bf16")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="also write the stage times and the peak RSS (load included) as JSON")
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
     dt = torch.bfloat16 if a.dtype == "bf16" else torch.float32
     torch.manual_seed(0)
     tr = SanaTransformer2DModel(in_channels=32, out_channels=32, caption_channels=2304, sample_size=32, **DIT[a.model])
@@ -80,6 +85,13 @@ def main():
         total = (time.perf_counter() - t0) / a.repeats
     print(f"diffusers CPU {a.model} {a.dtype} {a.size}² {a.steps} steps: first image {first:.3f} s; "
           + ", ".join(f"{k} {v / a.repeats:.3f} s" for k, v in times.items()) + f", total {total:.3f} s")
+    if a.json:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # VmHWM: load and every image
+        out = {f"{k}_s": v / a.repeats for k, v in times.items()}
+        out.update(model=a.model, dtype=a.dtype, size=a.size, steps=a.steps, threads=a.threads, first_s=first,
+                   total_s=total, peak_gib=peak, torch=torch.__version__)
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

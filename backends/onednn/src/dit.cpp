@@ -1,43 +1,47 @@
 // Linear-DiT ops on the oneDNN backend. oneDNN has no primitive for these (ReLU linear attention,
 // modulated LayerNorm over strided rows, depthwise 3x3 with a GLU gate on channels-last tokens), so
-// the reference loops run here split across oneDNN's own OpenMP threads: each thread takes a slice of
-// rows/heads described by a smaller descriptor of the same type. Results equal the reference exactly
-// (the same per-row arithmetic).
+// they run as our own AVX-512 kernels (simd.hpp) where the CPU has AVX-512, else as the reference
+// loops; either way split across oneDNN's own OpenMP threads, each thread taking a slice of rows or
+// heads (the reference path through a smaller descriptor of the same type).
 #include <algorithm>
 #include <cstdint>
-
-#include <omp.h>
+#include <vector>
 
 #include "sana/backend/reference/dit.hpp"
 #include "sana/backends/onednn/onednn.hpp"
+#include "parallel.hpp"
+#include "simd.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 
 namespace {
-std::size_t elem_size(DType t) { return t == DType::F32 ? 4 : 2; }
+using onednn::for_batch_rows;
+using onednn::offset;
+using onednn::parallel_chunks;
 
-template <class P>
-P offset(P p, std::int64_t elements, DType t) {
-  using Byte = std::conditional_t<std::is_const_v<std::remove_pointer_t<P>>, const char, char>;
-  return static_cast<P>(static_cast<Byte*>(p) + elements * static_cast<std::int64_t>(elem_size(t)));
-}
-
-/// Calls f(begin, end) over [0, n) in about 4 chunks per thread (serially when small).
-template <class F>
-void parallel_chunks(std::int64_t n, std::int64_t min_chunk, F&& f) {
-  const int threads = omp_get_max_threads();
-  const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(4 * threads, n / std::max<std::int64_t>(1, min_chunk)));
-  if (chunks <= 1 || threads <= 1) {
-    f(std::int64_t{0}, n);
-    return;
-  }
-#pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t c = 0; c < chunks; ++c) f(n * c / chunks, n * (c + 1) / chunks);
+/// The depthwise weights (2F, 1, 3, 3) tap-major in fp32, (9, 2F), followed by the bias (2F).
+std::vector<float> depthwise_taps(const DepthwiseGluDesc& d) {
+  const std::int64_t C2 = 2 * d.f;
+  std::vector<float> t(static_cast<std::size_t>(10 * C2));
+  reference::dispatch_float(d.dtype, "depthwise_glu", [&](auto tag) {
+    using T = decltype(tag);
+    const T* w = static_cast<const T*>(d.weight);
+    const T* bias = static_cast<const T*>(d.bias);
+    for (std::int64_t c = 0; c < C2; ++c) {
+      for (int k = 0; k < 9; ++k) t[static_cast<std::size_t>(k * C2 + c)] = to_float(w[c * 9 + k]);
+      t[static_cast<std::size_t>(9 * C2 + c)] = bias ? to_float(bias[c]) : 0.0f;
+    }
+  });
+  return t;
 }
 } // namespace
 
 void kernels<onednn_backend>::run(onednn::Context&, const ModulatedLayerNormDesc& d) {
+  if (onednn::simd::usable(d.dtype))
+    return parallel_chunks(d.batch * d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
+      onednn::simd::layer_norm_modulated(d, r0, r1);
+    });
   parallel_chunks(d.batch * d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1;) {  // one sub-descriptor per batch item touched
       const std::int64_t b = r / d.rows, first = r % d.rows, count = std::min(d.rows - first, r1 - r);
@@ -57,6 +61,8 @@ void kernels<onednn_backend>::run(onednn::Context&, const ModulatedLayerNormDesc
 }
 
 void kernels<onednn_backend>::run(onednn::Context&, const RmsNormDesc& d) {
+  if (onednn::simd::usable(d.dtype))
+    return parallel_chunks(d.rows, 16, [&](std::int64_t r0, std::int64_t r1) { onednn::simd::rms_norm(d, r0, r1); });
   parallel_chunks(d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
     RmsNormDesc s = d;
     s.rows = r1 - r0;
@@ -67,6 +73,18 @@ void kernels<onednn_backend>::run(onednn::Context&, const RmsNormDesc& d) {
 }
 
 void kernels<onednn_backend>::run(onednn::Context&, const LinearAttentionDesc& d) {
+  if (onednn::simd::linear_attention_supported(d)) {
+    // Phase 1: the (D+1) x D fp32 state of every (batch item, head); phase 2: token rows, all heads.
+    const std::int64_t per_head = d.head_dim * d.head_dim + d.head_dim;
+    std::vector<float> states(static_cast<std::size_t>(d.batch * d.heads * per_head));  // (B, H, D+1, D)
+    parallel_chunks(d.batch * d.heads, 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i)
+        onednn::simd::linear_attention_state(d, i / d.heads, i % d.heads, states.data() + i * per_head);
+    });
+    return for_batch_rows(d.batch, d.n, 16, [&](std::int64_t b, std::int64_t n0, std::int64_t n1) {
+      onednn::simd::linear_attention_apply(d, b, n0, n1, states.data() + b * d.heads * per_head);
+    });
+  }
   // Independent per (batch item, head): each thread builds the d x d states of its heads.
   parallel_chunks(d.batch * d.heads, 1, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {
@@ -84,6 +102,8 @@ void kernels<onednn_backend>::run(onednn::Context&, const LinearAttentionDesc& d
 }
 
 void kernels<onednn_backend>::run(onednn::Context&, const SoftmaxDesc& d) {
+  if (onednn::simd::usable(d.dtype))
+    return parallel_chunks(d.batch * d.rows, 16, [&](std::int64_t r0, std::int64_t r1) { onednn::simd::softmax(d, r0, r1); });
   parallel_chunks(d.batch * d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1;) {
       const std::int64_t b = r / d.rows, first = r % d.rows, count = std::min(d.rows - first, r1 - r);
@@ -100,6 +120,12 @@ void kernels<onednn_backend>::run(onednn::Context&, const SoftmaxDesc& d) {
 
 void kernels<onednn_backend>::run(onednn::Context&, const DepthwiseGluDesc& d) {
   const std::int64_t i0 = d.row_begin, i1 = d.row_end < 0 ? d.h : d.row_end, rows = i1 - i0;
+  if (onednn::simd::usable(d.dtype)) {
+    const std::vector<float> taps = depthwise_taps(d);  // (9, 2F) then the bias (2F), fp32
+    return for_batch_rows(d.batch, rows, 1, [&](std::int64_t b, std::int64_t r0, std::int64_t r1) {
+      onednn::simd::depthwise_glu(d, taps.data(), taps.data() + 18 * d.f, b, i0 + r0, i0 + r1);
+    });
+  }
   parallel_chunks(d.batch * rows, 1, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1;) {
       const std::int64_t b = r / rows, first = r % rows, count = std::min(rows - first, r1 - r);
@@ -116,6 +142,10 @@ void kernels<onednn_backend>::run(onednn::Context&, const DepthwiseGluDesc& d) {
 }
 
 void kernels<onednn_backend>::run(onednn::Context&, const GatedResidualDesc& d) {
+  if (onednn::simd::usable(d.dtype))
+    return parallel_chunks(d.batch * d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
+      onednn::simd::gated_residual(d, r0, r1);
+    });
   parallel_chunks(d.batch * d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1;) {
       const std::int64_t b = r / d.rows, first = r % d.rows, count = std::min(d.rows - first, r1 - r);

@@ -3,8 +3,11 @@
 
 #include <dnnl.hpp>
 
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "sana/backends/onednn/onednn.hpp"
 #include "sana/core/error.hpp"
@@ -18,6 +21,22 @@ struct Context::Impl {
   dnnl::stream stream{engine};
   std::unordered_map<std::string, dnnl::primitive> cache;
   std::size_t created = 0;  // primitives oneDNN implemented (fallbacks to the reference are not counted)
+  // Convolutions choose their own (blocked) layouts; their descriptors say which, by the same key.
+  std::unordered_map<std::string, dnnl::convolution_forward::primitive_desc> conv_pds;
+
+  /// Scratch buffer `slot` of at least `bytes` (64-byte aligned); grows, never shrinks.
+  void* buffer(int slot, std::size_t bytes) {
+    if (buffers.size() <= static_cast<std::size_t>(slot)) buffers.resize(static_cast<std::size_t>(slot) + 1);
+    auto& b = buffers[static_cast<std::size_t>(slot)];
+    if (b.bytes < bytes) {
+      b.data.reset();
+      const std::size_t rounded = (bytes + 63) / 64 * 64;
+      b.data.reset(static_cast<char*>(std::aligned_alloc(64, rounded)));
+      if (!b.data) fail("onednn", "out of memory allocating a ", bytes, "-byte layout buffer");
+      b.bytes = rounded;
+    }
+    return b.data.get();
+  }
 
   /// Returns the cached primitive for `key`, building it with `make()` on first use.
   /// Returns an empty primitive when oneDNN cannot implement it (the caller falls back).
@@ -36,6 +55,16 @@ struct Context::Impl {
     }
     return it->second ? &it->second : nullptr;
   }
+
+private:
+  struct FreeDeleter {
+    void operator()(char* p) const noexcept { std::free(p); }
+  };
+  struct Buffer {
+    std::unique_ptr<char, FreeDeleter> data;
+    std::size_t bytes = 0;
+  };
+  std::vector<Buffer> buffers;
 };
 
 inline dnnl::memory::data_type to_dnnl(DType t) {
@@ -65,6 +94,13 @@ inline void append_activation(dnnl::post_ops& po, Activation act) {
 /// host-side reads after an op correct without a separate synchronize).
 inline void execute(Context::Impl& c, dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
   p.execute(c.stream, args);
+  c.stream.wait();
+}
+
+/// Copies `from` into `to` (same logical tensor, different layouts) with a reorder primitive
+/// (oneDNN's own primitive cache makes the repeated creation a lookup).
+inline void reorder(Context::Impl& c, const dnnl::memory& from, const dnnl::memory& to) {
+  dnnl::reorder(from, to).execute(c.stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
   c.stream.wait();
 }
 

@@ -10,9 +10,9 @@ inline namespace SANA_ABI_NAMESPACE {
 
 using dnnl::memory;
 
-void kernels<onednn_backend>::run(onednn::Context& ctx, const GemmDesc& d) {
-  auto& c = ctx.impl();
-  if (!onednn::has_dnnl_type(d.dtype)) return reference::run(d);
+namespace {
+
+void run_matmul(onednn::Context::Impl& c, const GemmDesc& d) {
   const auto dt = onednn::to_dnnl(d.dtype);
   // A batch stride of 0 is a broadcast: oneDNN expresses it as a batch dimension of 1.
   const memory::dim ba = d.stride_a == 0 ? 1 : d.batch, bb = d.stride_b == 0 ? 1 : d.batch;
@@ -46,7 +46,7 @@ void kernels<onednn_backend>::run(onednn::Context& ctx, const GemmDesc& d) {
     auto desc = bias_in_primitive ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
     return dnnl::primitive(dnnl::matmul::primitive_desc(desc, attr, c.engine));
   });
-  if (!prim) return reference::run(d);
+  if (!prim) return reference::run(d);  // falls back on the whole descriptor, packed or not
 
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, memory(a_md, c.engine, const_cast<void*>(d.a))},
@@ -59,6 +59,57 @@ void kernels<onednn_backend>::run(onednn::Context& ctx, const GemmDesc& d) {
                  memory(bias_md, c.engine, const_cast<void*>(d.bias)));
   }
   onednn::execute(c, *prim, args);
+}
+
+/// A batched operand stored as `batch` (rows x cols) matrices whose batch stride is smaller than a
+/// matrix (per-head column blocks of one token-major tensor, as multi-head attention passes them).
+struct StridedBatch {
+  std::int64_t batch, rows, cols, ld, stride;
+  bool interleaved() const { return batch > 1 && stride != 0 && stride < rows * ld; }
+  memory::desc strided(memory::data_type dt) const { return memory::desc({batch, rows, cols}, dt, {stride, ld, 1}); }
+  memory::desc dense(memory::data_type dt) const { return memory::desc({batch, rows, cols}, dt, memory::format_tag::abc); }
+};
+
+/// Copies an interleaved operand into context buffer `slot` as dense matrices; returns the buffer.
+void* pack(onednn::Context::Impl& c, const StridedBatch& s, memory::data_type dt, const void* data, int slot) {
+  const auto dense = s.dense(dt);
+  void* buf = c.buffer(slot, dense.get_size());
+  onednn::reorder(c, memory(s.strided(dt), c.engine, const_cast<void*>(data)), memory(dense, c.engine, buf));
+  return buf;
+}
+
+} // namespace
+
+// oneDNN's brgemm matmul (AMX / AVX-512) takes only dense batch layouts; an interleaved batch (the
+// per-head views of attention) would run its generic gemm:jit at a fraction of the rate. Such operands
+// are packed into dense buffers first, and an interleaved output is computed densely and scattered.
+void kernels<onednn_backend>::run(onednn::Context& ctx, const GemmDesc& d) {
+  auto& c = ctx.impl();
+  if (!onednn::has_dnnl_type(d.dtype)) return reference::run(d);
+  const auto dt = onednn::to_dnnl(d.dtype);
+  const StridedBatch a{d.batch, d.trans_a ? d.k : d.m, d.trans_a ? d.m : d.k, d.lda, d.stride_a};
+  const StridedBatch b{d.batch, d.trans_b ? d.n : d.k, d.trans_b ? d.k : d.n, d.ldb, d.stride_b};
+  const StridedBatch o{d.batch, d.m, d.n, d.ldc, d.stride_c};
+  if (!a.interleaved() && !b.interleaved() && !o.interleaved()) return run_matmul(c, d);
+  GemmDesc p = d;
+  if (a.interleaved()) {
+    p.a = pack(c, a, dt, d.a, 3);
+    p.lda = a.cols;
+    p.stride_a = a.rows * a.cols;
+  }
+  if (b.interleaved()) {
+    p.b = pack(c, b, dt, d.b, 4);
+    p.ldb = b.cols;
+    p.stride_b = b.rows * b.cols;
+  }
+  if (o.interleaved()) {
+    p.c = d.beta != 0.0f ? pack(c, o, dt, d.c, 5) : c.buffer(5, o.dense(dt).get_size());
+    p.ldc = o.cols;
+    p.stride_c = o.rows * o.cols;
+  }
+  run_matmul(c, p);
+  if (o.interleaved())
+    onednn::reorder(c, memory(o.dense(dt), c.engine, p.c), memory(o.strided(dt), c.engine, d.c));
 }
 
 } // namespace SANA_ABI_NAMESPACE

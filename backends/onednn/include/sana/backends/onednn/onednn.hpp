@@ -12,7 +12,9 @@
 #include <string_view>
 
 #include "sana/backend/descriptors.hpp"
+#include "sana/backend/descriptors_dcae.hpp"
 #include "sana/backend/descriptors_dit.hpp"
+#include "sana/backend/descriptors_text.hpp"
 #include "sana/backend/reference/context.hpp"
 #include "sana/backend/traits.hpp"
 
@@ -65,13 +67,22 @@ struct kernels<onednn_backend> {
   static void run(onednn::Context&, const BinaryDesc&);
   static void run(onednn::Context&, const ActivationDesc&);
   static void run(onednn::Context&, const CopyDesc&);
-  // Linear-DiT family (descriptors_dit.hpp), the reference loops split across threads.
+  // Linear-DiT family (descriptors_dit.hpp): AVX-512 kernels of our own or the reference loops, threaded.
   static void run(onednn::Context&, const ModulatedLayerNormDesc&);
   static void run(onednn::Context&, const RmsNormDesc&);
   static void run(onednn::Context&, const LinearAttentionDesc&);
   static void run(onednn::Context&, const SoftmaxDesc&);
   static void run(onednn::Context&, const DepthwiseGluDesc&);
   static void run(onednn::Context&, const GatedResidualDesc&);
+  // DC-AE family (descriptors_dcae.hpp).
+  static void run(onednn::Context&, const ChannelRmsNormDesc&);
+  static void run(onednn::Context&, const GluDesc&);
+  static void run(onednn::Context&, const MultiscaleAttentionDesc&);
+  static void run(onednn::Context&, const UpsampleNearest2xDesc&);
+  // Gemma-2 family (descriptors_text.hpp).
+  static void run(onednn::Context&, const GemmaRmsNormDesc&);
+  static void run(onednn::Context&, const RotaryEmbeddingDesc&);
+  static void run(onednn::Context&, const AttentionSoftmaxDesc&);
 };
 
 } // namespace SANA_ABI_NAMESPACE
