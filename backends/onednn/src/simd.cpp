@@ -40,16 +40,20 @@ SANA_SIMD inline __m512 load(const T* p, __mmask16 m = 0xffff) {
   }
 }
 
+/// detail::float_to_bf16_bits 16 lanes at a time: the bf16 value in the upper half of each 32-bit lane.
+SANA_SIMD inline __m512i bf16_rounded(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+  return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
+}
+
 template <class T>
 SANA_SIMD inline void store(T* p, __m512 v, __mmask16 m = 0xffff) {
   if constexpr (std::is_same_v<T, float>) {
     _mm512_mask_storeu_ps(p, m, v);
-  } else if constexpr (std::is_same_v<T, bf16>) {  // detail::float_to_bf16_bits, 16 lanes at a time
-    const __m512i u = _mm512_castps_si512(v);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
-    r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
-    _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+  } else if constexpr (std::is_same_v<T, bf16>) {
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_rounded(v), 16)));
   } else {
     _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
@@ -70,6 +74,31 @@ SANA_SIMD inline __m512 exp(__m512 x) {
   for (float k : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f})
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k));
   return _mm512_mask_mov_ps(_mm512_maskz_mov_ps(normal, _mm512_scalef_ps(p, n)), nan, x);
+}
+
+/// v rounded to T and back, in registers (reference::detail::round_to).
+template <class T>
+SANA_SIMD inline __m512 round_to(__m512 v) {
+  if constexpr (std::is_same_v<T, float>) return v;
+  else if constexpr (std::is_same_v<T, bf16>)
+    return _mm512_castsi512_ps(_mm512_and_si512(bf16_rounded(v), _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+  else return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+/// tanh(x) to a few ulp: the odd Taylor series up to x^15 for |x| < 0.55, else (1 - e) / (1 + e) with
+/// e = exp(-2|x|) (no cancellation there); the sign restored last; NaN stays NaN.
+SANA_SIMD inline __m512 tanh(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f), a = _mm512_abs_ps(x);
+  const __m512 e = exp(_mm512_mul_ps(_mm512_set1_ps(-2.0f), a));
+  const __m512 large = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  const __m512 a2 = _mm512_mul_ps(a, a);
+  __m512 p = _mm512_set1_ps(-929569.0f / 638512875.0f);
+  for (float c : {21844.0f / 6081075.0f, -1382.0f / 155925.0f, 62.0f / 2835.0f, -17.0f / 315.0f, 2.0f / 15.0f, -1.0f / 3.0f})
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(c));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(a, a2), p, a);
+  const __m512 t = _mm512_mask_mov_ps(large, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.55f), _CMP_LT_OQ), small);
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000u)));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign));
 }
 
 /// g * sigmoid(g) as the reference writes it: g / (1 + exp(-g)).
@@ -208,6 +237,64 @@ SANA_SIMD void depthwise_glu_rows(const DepthwiseGluDesc& d, const float* taps, 
         store(y + c, _mm512_mul_ps(a, silu(g)), m);
       }
     }
+  }
+}
+
+// ---- Gemma-2 attention softmax ----------------------------------------------------------------
+
+/// Visible keys [j, j+16) of one query: inside [lo, hi] (causal / sliding window) and unmasked.
+SANA_SIMD inline __mmask16 visible_keys(std::int64_t j, std::int64_t keys, std::int64_t lo, std::int64_t hi,
+                                        const std::int64_t* km) {
+  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(j)),
+                                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __mmask16 vis = lanes(keys - j) & _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(static_cast<int>(lo))) &
+                  _mm512_cmple_epi32_mask(idx, _mm512_set1_epi32(static_cast<int>(hi)));
+  if (km) {
+    const __mmask16 in = lanes(keys - j);
+    const __m512i k0 = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(in), km + j);
+    const __m512i k1 = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(in >> 8), km + j + 8);
+    vis &= static_cast<__mmask16>(_mm512_test_epi64_mask(k0, k0) | (_mm512_test_epi64_mask(k1, k1) << 8));
+  }
+  return vis;
+}
+
+/// Rows [r0, r1) of the flattened (batch, heads, queries) score rows, as reference::run(AttentionSoftmaxDesc).
+template <class T>
+SANA_SIMD void attention_softmax_rows(const AttentionSoftmaxDesc& d, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t K = d.keys, shift = d.keys - d.queries;
+  thread_local std::vector<float> scratch;
+  if (scratch.size() < static_cast<std::size_t>(K + 16)) scratch.resize(static_cast<std::size_t>(K + 16));
+  float* s = scratch.data();
+  const __m512 cap = _mm512_set1_ps(d.softcap), neg_inf = _mm512_set1_ps(-INFINITY);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    T* row = static_cast<T*>(d.scores) + r * K;
+    const std::int64_t qpos = r % d.queries + shift;
+    const std::int64_t hi = d.causal ? std::min(qpos, K - 1) : K - 1, lo = d.window > 0 ? qpos - d.window + 1 : 0;
+    const std::int64_t* km = d.key_mask ? d.key_mask + (r / (d.heads * d.queries)) * K : nullptr;
+    __m512 mx = neg_inf;
+    for (std::int64_t j = 0; j < K; j += 16) {
+      const __mmask16 vis = visible_keys(j, K, lo, hi, km);
+      __m512 v = load(row + j, lanes(K - j));
+      if (d.softcap > 0.0f) v = round_to<T>(_mm512_mul_ps(round_to<T>(tanh(round_to<T>(_mm512_div_ps(v, cap)))), cap));
+      v = _mm512_mask_mov_ps(neg_inf, vis, v);
+      _mm512_mask_storeu_ps(s + j, lanes(K - j), v);
+      mx = _mm512_mask_max_ps(mx, vis, mx, v);
+    }
+    const float m = _mm512_reduce_max_ps(mx);
+    if (m == -INFINITY) {  // no visible key: the uniform row PyTorch's additive mask gives
+      const T u = convert<T>(1.0f / static_cast<float>(K));
+      std::fill(row, row + K, u);
+      continue;
+    }
+    __m512 sum = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < K; j += 16) {
+      const __mmask16 in = lanes(K - j);
+      const __m512 e = exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(in, s + j), _mm512_set1_ps(m)));
+      _mm512_mask_storeu_ps(s + j, in, e);
+      sum = _mm512_mask_add_ps(sum, in, sum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (std::int64_t j = 0; j < K; j += 16) store(row + j, _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(K - j), s + j), inv), lanes(K - j));
   }
 }
 
@@ -362,6 +449,10 @@ bool depthwise_glu(const DepthwiseGluDesc& d, const float* taps, const float* bi
 
 bool usable(DType t) { return available() && (t == DType::F32 || t == DType::BF16 || t == DType::F16); }
 
+bool attention_softmax(const AttentionSoftmaxDesc& d, std::int64_t r0, std::int64_t r1) {
+  if (d.keys >= (std::int64_t{1} << 31)) return false;  // 32-bit key indices
+  SANA_SIMD_BY_DTYPE(d.dtype, attention_softmax_rows, d, r0, r1)
+}
 bool channel_rms_norm(const ChannelRmsNormDesc& d, std::int64_t n, std::int64_t p0, std::int64_t p1) {
   SANA_SIMD_BY_DTYPE(d.dtype, channel_rms_norm_pixels, d, n, p0, p1)
 }

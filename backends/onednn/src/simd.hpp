@@ -29,6 +29,9 @@ bool softmax(const SoftmaxDesc& d, std::int64_t r0, std::int64_t r1);
 bool depthwise_glu(const DepthwiseGluDesc& d, const float* taps, const float* bias, std::int64_t b, std::int64_t i0,
                    std::int64_t i1);
 
+/// Gemma-2: soft-capped, masked attention softmax of score rows [r0, r1) of the flattened
+/// (batch, heads, queries) rows; false for a case it does not cover.
+bool attention_softmax(const AttentionSoftmaxDesc& d, std::int64_t r0, std::int64_t r1);
 /// DC-AE: RMSNorm over the channels of pixels [p0, p1) of image n (NCHW), vectorised across pixels.
 bool channel_rms_norm(const ChannelRmsNormDesc& d, std::int64_t n, std::int64_t p0, std::int64_t p1);
 /// DC-AE: GLU elements [i0, i1) of one image's (channels x pixels) output plane.

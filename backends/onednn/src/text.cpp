@@ -1,8 +1,10 @@
-// Gemma-2 text-encoder ops on the oneDNN backend: the reference loops over independent slices (rows,
-// tokens, (batch, head) pairs), split across oneDNN's OpenMP threads. Results equal the reference's.
+// Gemma-2 text-encoder ops on the oneDNN backend, split across oneDNN's OpenMP threads: the soft-capped
+// attention softmax as an AVX-512 kernel where the CPU has it, the others (and the softmax elsewhere) as
+// the reference loops over independent slices (rows, tokens, (batch, head) pairs).
 #include "sana/backend/reference/text.hpp"
 #include "sana/backends/onednn/onednn.hpp"
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
@@ -31,6 +33,10 @@ void kernels<onednn_backend>::run(onednn::Context&, const RotaryEmbeddingDesc& d
 }
 
 void kernels<onednn_backend>::run(onednn::Context&, const AttentionSoftmaxDesc& d) {
+  if (onednn::simd::usable(d.dtype) && d.keys < (std::int64_t{1} << 31))
+    return parallel_chunks(d.batch * d.heads * d.queries, 16, [&](std::int64_t r0, std::int64_t r1) {
+      onednn::simd::attention_softmax(d, r0, r1);
+    });
   parallel_chunks(d.batch * d.heads, 1, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {  // one (batch item, head) score matrix each
       AttentionSoftmaxDesc s = d;
