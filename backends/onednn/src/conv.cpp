@@ -84,9 +84,9 @@ void kernels<onednn_backend>::run(onednn::Context& ctx, const Conv2dDesc& d) {
   if (!prim) return reference::run(d);
   const auto& pd = c.conv_pds.at(key);
 
-  memory x = staged(c, m.x, pd.src_desc(), const_cast<void*>(d.x), 0, true);
-  memory w = staged(c, m.w, pd.weights_desc(), const_cast<void*>(d.weight), 1, true);
-  memory y = staged(c, m.y, pd.dst_desc(), d.y, 2, false);
+  memory x = staged(c, m.x, pd.src_desc(), const_cast<void*>(d.x), onednn::kConvSrc, true);
+  memory w = staged(c, m.w, pd.weights_desc(), const_cast<void*>(d.weight), onednn::kConvWeights, true);
+  memory y = staged(c, m.y, pd.dst_desc(), d.y, onednn::kConvDst, false);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}};
   if (d.bias) args.emplace(DNNL_ARG_BIAS, memory(m.b, c.engine, const_cast<void*>(d.bias)));
   onednn::execute(c, *prim, args);

@@ -5,10 +5,10 @@
 // heads (the reference path through a smaller descriptor of the same type).
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "sana/backend/reference/dit.hpp"
 #include "sana/backends/onednn/onednn.hpp"
+#include "internal.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 
@@ -20,20 +20,18 @@ using onednn::for_batch_rows;
 using onednn::offset;
 using onednn::parallel_chunks;
 
-/// The depthwise weights (2F, 1, 3, 3) tap-major in fp32, (9, 2F), followed by the bias (2F).
-std::vector<float> depthwise_taps(const DepthwiseGluDesc& d) {
+/// Writes the depthwise weights (2F, 1, 3, 3) tap-major in fp32, (9, 2F), followed by the bias (2F), into t.
+void depthwise_taps(const DepthwiseGluDesc& d, float* t) {
   const std::int64_t C2 = 2 * d.f;
-  std::vector<float> t(static_cast<std::size_t>(10 * C2));
   reference::dispatch_float(d.dtype, "depthwise_glu", [&](auto tag) {
     using T = decltype(tag);
     const T* w = static_cast<const T*>(d.weight);
     const T* bias = static_cast<const T*>(d.bias);
     for (std::int64_t c = 0; c < C2; ++c) {
-      for (int k = 0; k < 9; ++k) t[static_cast<std::size_t>(k * C2 + c)] = to_float(w[c * 9 + k]);
-      t[static_cast<std::size_t>(9 * C2 + c)] = bias ? to_float(bias[c]) : 0.0f;
+      for (int k = 0; k < 9; ++k) t[k * C2 + c] = to_float(w[c * 9 + k]);
+      t[9 * C2 + c] = bias ? to_float(bias[c]) : 0.0f;
     }
   });
-  return t;
 }
 } // namespace
 
@@ -72,17 +70,18 @@ void kernels<onednn_backend>::run(onednn::Context&, const RmsNormDesc& d) {
   });
 }
 
-void kernels<onednn_backend>::run(onednn::Context&, const LinearAttentionDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const LinearAttentionDesc& d) {
   if (onednn::simd::linear_attention_supported(d)) {
     // Phase 1: the (D+1) x D fp32 state of every (batch item, head); phase 2: token rows, all heads.
     const std::int64_t per_head = d.head_dim * d.head_dim + d.head_dim;
-    std::vector<float> states(static_cast<std::size_t>(d.batch * d.heads * per_head));  // (B, H, D+1, D)
+    float* states = static_cast<float*>(
+        ctx.impl().buffer(onednn::kLinearAttentionStates, sizeof(float) * d.batch * d.heads * per_head));  // (B, H, D+1, D)
     parallel_chunks(d.batch * d.heads, 1, [&](std::int64_t i0, std::int64_t i1) {
       for (std::int64_t i = i0; i < i1; ++i)
-        onednn::simd::linear_attention_state(d, i / d.heads, i % d.heads, states.data() + i * per_head);
+        onednn::simd::linear_attention_state(d, i / d.heads, i % d.heads, states + i * per_head);
     });
     return for_batch_rows(d.batch, d.n, 16, [&](std::int64_t b, std::int64_t n0, std::int64_t n1) {
-      onednn::simd::linear_attention_apply(d, b, n0, n1, states.data() + b * d.heads * per_head);
+      onednn::simd::linear_attention_apply(d, b, n0, n1, states + b * d.heads * per_head);
     });
   }
   // Independent per (batch item, head): each thread builds the d x d states of its heads.
@@ -118,12 +117,13 @@ void kernels<onednn_backend>::run(onednn::Context&, const SoftmaxDesc& d) {
   });
 }
 
-void kernels<onednn_backend>::run(onednn::Context&, const DepthwiseGluDesc& d) {
+void kernels<onednn_backend>::run(onednn::Context& ctx, const DepthwiseGluDesc& d) {
   const std::int64_t i0 = d.row_begin, i1 = d.row_end < 0 ? d.h : d.row_end, rows = i1 - i0;
   if (onednn::simd::usable(d.dtype)) {
-    const std::vector<float> taps = depthwise_taps(d);  // (9, 2F) then the bias (2F), fp32
+    float* taps = static_cast<float*>(ctx.impl().buffer(onednn::kDepthwiseTaps, sizeof(float) * 20 * d.f));
+    depthwise_taps(d, taps);  // (9, 2F) then the bias (2F), fp32
     return for_batch_rows(d.batch, rows, 1, [&](std::int64_t b, std::int64_t r0, std::int64_t r1) {
-      onednn::simd::depthwise_glu(d, taps.data(), taps.data() + 18 * d.f, b, i0 + r0, i0 + r1);
+      onednn::simd::depthwise_glu(d, taps, taps + 18 * d.f, b, i0 + r0, i0 + r1);
     });
   }
   parallel_chunks(d.batch * rows, 1, [&](std::int64_t r0, std::int64_t r1) {

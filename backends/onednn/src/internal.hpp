@@ -16,6 +16,13 @@ namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 namespace onednn {
 
+/// Context buffer slots (`Context::Impl::buffer`): each kernel file keeps its scratch in its own slots.
+enum BufferSlot : int {
+  kConvSrc, kConvWeights, kConvDst,           // conv.cpp: the layouts the convolution chose
+  kGemmA, kGemmB, kGemmC,                     // matmul.cpp: packed interleaved batches
+  kLinearAttentionStates, kDepthwiseTaps,     // dit.cpp
+};
+
 struct Context::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};

@@ -93,17 +93,17 @@ void kernels<onednn_backend>::run(onednn::Context& ctx, const GemmDesc& d) {
   if (!a.interleaved() && !b.interleaved() && !o.interleaved()) return run_matmul(c, d);
   GemmDesc p = d;
   if (a.interleaved()) {
-    p.a = pack(c, a, dt, d.a, 3);
+    p.a = pack(c, a, dt, d.a, onednn::kGemmA);
     p.lda = a.cols;
     p.stride_a = a.rows * a.cols;
   }
   if (b.interleaved()) {
-    p.b = pack(c, b, dt, d.b, 4);
+    p.b = pack(c, b, dt, d.b, onednn::kGemmB);
     p.ldb = b.cols;
     p.stride_b = b.rows * b.cols;
   }
   if (o.interleaved()) {
-    p.c = d.beta != 0.0f ? pack(c, o, dt, d.c, 5) : c.buffer(5, o.dense(dt).get_size());
+    p.c = d.beta != 0.0f ? pack(c, o, dt, d.c, onednn::kGemmC) : c.buffer(onednn::kGemmC, o.dense(dt).get_size());
     p.ldc = o.cols;
     p.stride_c = o.rows * o.cols;
   }
