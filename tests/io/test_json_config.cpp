@@ -60,5 +60,5 @@ TEST_CASE("config errors name the file, key and defect", "[io][json][negative]")
   SANA_REQUIRE_ERROR(io::JsonConfig::parse("{\"a\": \"\xff\"}", "utf.json"), "[utf.json] invalid JSON");
 
   sana_test::TempDir d;
-  SANA_REQUIRE_ERROR(io::JsonConfig::load(d / "config.json"), "config.json", "cannot open");
+  SANA_REQUIRE_ERROR(io::JsonConfig::load(d / "config.json"), "config.json", "does not exist");
 }

@@ -14,7 +14,7 @@ TEST_CASE("prompt lines: blank lines skipped, CRLF handled, broken lines named",
   REQUIRE_THROWS_WITH(parse_prompt_lines("ok\nbad \xff line\n", "p.txt"), Contains("[p.txt] line 2 is not valid UTF-8"));
   REQUIRE_THROWS_WITH(parse_prompt_lines(std::string("ok\nnul\0x", 8), "p.txt"), Contains("line 2 contains a NUL"));
   REQUIRE_THROWS_WITH(parse_prompt_lines("\n \n", "p.txt"), Contains("no prompts"));
-  REQUIRE_THROWS_WITH(read_prompt_lines("/nonexistent/prompts.txt"), Contains("cannot open prompt file"));
+  REQUIRE_THROWS_WITH(read_prompt_lines("/nonexistent/prompts.txt"), Contains("does not exist"));
 }
 
 TEST_CASE("prompt JSON: list of objects with typed optional fields", "[unit][prompts]") {

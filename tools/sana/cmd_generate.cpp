@@ -189,8 +189,7 @@ int run(const Args& a) {
   const fs::path out_dir = fs::path(a.output).has_parent_path() ? fs::path(a.output).parent_path() : fs::path(".");
   check(fs::is_directory(out_dir), a.output, "cannot write: directory '", out_dir.string(), "' does not exist");
   check(access(out_dir.c_str(), W_OK) == 0, a.output, "cannot write: no permission in '", out_dir.string(), "'");
-  check(fs::is_directory(a.model), "generate", "model folder '", a.model,
-        "' does not exist (give --model DIR or set SANA_MODEL)");
+  io::require_directory(a.model, "--model", " (give --model DIR or set SANA_MODEL)");
   const std::size_t total = jobs.size() * static_cast<std::size_t>(a.batch);
   StartingNoise start;
   if (!a.latents.empty()) start = read_latents(a.latents, a.batch, static_cast<std::int64_t>(total));

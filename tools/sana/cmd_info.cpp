@@ -49,7 +49,7 @@ int cmd_info(std::span<const std::string_view> args) {
   }
   const fs::path dir{std::string(args[0])};
   try {
-    sana::check(fs::is_directory(dir), "sana info", "'", dir.string(), "' is not a directory");
+    sana::io::require_directory(dir, "sana info");
     int missing = 0;
     auto component = [&](const char* name, const char* config, std::initializer_list<const char*> keys) {
       const fs::path p = dir / name;

@@ -67,7 +67,7 @@ public:
     f.path_ = dir;
     f.name_ = detail::folder_display_name(dir);
     std::error_code ec;
-    check(std::filesystem::is_directory(dir, ec), f.name_, "'", dir.string(), "' is not a directory");
+    require_directory(dir, f.name_);
 
     const std::string v = options.variant.empty() ? "" : "." + options.variant;
     const std::string index_suffix = ".safetensors.index" + v + ".json";
@@ -75,8 +75,8 @@ public:
     std::vector<std::string> indexes, files;
     std::filesystem::directory_iterator it(dir, ec);
     for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      std::error_code type_ec;  // follows symlinks (the Hugging Face cache links to blobs)
-      if (!it->is_regular_file(type_ec)) continue;
+      // Every entry whose name matches, whatever it is: opening a directory, a FIFO or a dangling link of that
+      // name says what it is, rather than "no *.safetensors file".
       const std::string n = it->path().filename().string();
       if (detail::ends_with(n, index_suffix)) indexes.push_back(n);
       else if (detail::ends_with(n, file_suffix)) files.push_back(n);
@@ -236,7 +236,7 @@ private:
     for (auto& [s, id] : shard_ids) {
       id = static_cast<std::uint32_t>(shards_.size());
       std::error_code ec;
-      check(std::filesystem::is_regular_file(path_ / s, ec), source_name_, "shard ", detail::quote_name(s),
+      check(std::filesystem::exists(std::filesystem::symlink_status(path_ / s, ec)), source_name_, "shard ", detail::quote_name(s),
             " does not exist in '", path_.string(), "'");
       shards_.push_back(SafetensorsFile::open(path_ / s, name_ + "/" + s));
     }

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <span>
@@ -18,6 +20,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/io/mapped_file.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
@@ -101,8 +104,10 @@ inline void png_read_warning(png_structp, png_const_charp) {}  // warnings (e.g.
 /// Reads `path` as 8-bit RGB (gray, palette and 16-bit are converted; alpha is dropped). Sides above
 /// `max_side` pixels are refused before any pixel memory is allocated.
 inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_side = 16384) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  check(f != nullptr, path.string(), "cannot open");
+  ReadableFile file = ReadableFile::open(path, path.string());
+  FILE* f = fdopen(file.fd(), "rb");
+  check(f != nullptr, path.string(), "cannot open: ", std::strerror(errno));
+  (void)file.release();  // the FILE owns it now
   unsigned char sig[8] = {};
   const bool is_png = std::fread(sig, 1, 8, f) == 8 && png_sig_cmp(sig, 0, 8) == 0;
   if (!is_png) {

@@ -6,9 +6,7 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +14,7 @@
 
 #include "sana/core/error.hpp"
 #include "sana/core/utf8.hpp"
+#include "sana/io/mapped_file.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
@@ -31,15 +30,11 @@ struct PromptJob {
   std::optional<std::string> name;
 };
 
+/// Largest prompt file we read.
+inline constexpr std::uint64_t max_prompt_file_bytes = 100'000'000;
+
 namespace detail {
-inline std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(static_cast<bool>(in), path, "cannot open prompt file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  check(!in.bad(), path, "read error");
-  return ss.str();
-}
+inline std::string read_text_file(const std::string& path) { return io::read_file(path, path, max_prompt_file_bytes); }
 } // namespace detail
 
 /// One prompt per line ('\n' or "\r\n"); blank or whitespace-only lines are skipped. A line that is

@@ -116,7 +116,7 @@ public:
   /// Loads every component; errors name the folder piece that is missing or broken.
   static SanaPipeline load(Ctx& ctx, const std::filesystem::path& dir) {
     namespace fs = std::filesystem;
-    check(fs::is_directory(dir), "pipeline", "model folder '", dir.string(), "' does not exist");
+    io::require_directory(dir, "pipeline", " (the model folder)");
     check(fs::exists(dir / "model_index.json"), "pipeline", "'", dir.string(),
           "' is not a diffusers Sana folder: model_index.json is missing");
     io::JsonConfig::load(dir / "model_index.json", "model_index.json");

@@ -7,8 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -82,11 +80,7 @@ inline io::JsonConfig parse_scheduler_config(std::string_view text, const std::s
 }
 
 inline io::JsonConfig load_scheduler_config(const std::filesystem::path& path, const std::string& name) {
-  std::ifstream in(path, std::ios::binary);
-  check(static_cast<bool>(in), name, "cannot read '", path.string(), "'");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  check(!in.bad(), name, "read error on '", path.string(), "'");
-  return parse_scheduler_config(text, name);
+  return parse_scheduler_config(io::read_file(path, name, io::max_json_bytes), name);
 }
 
 } // namespace pipeline

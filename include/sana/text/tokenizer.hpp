@@ -41,7 +41,11 @@ public:
     const std::string where = "tokenizer";
     std::error_code ec;
     const auto model = dir / "tokenizer.model";
-    if (!std::filesystem::is_regular_file(model, ec)) {
+    // Present in any form (a FIFO, a directory, a dangling link): the checked open below says what it is.
+    const auto present = [&](const std::filesystem::path& p) {
+      return std::filesystem::exists(std::filesystem::symlink_status(p, ec));
+    };
+    if (!present(model)) {
       if (std::filesystem::is_regular_file(dir / "tokenizer.json", ec))
         fail(where, "'", dir.string(), "' has tokenizer.json but no tokenizer.model; only SentencePiece models are supported ",
              "(the Gemma-2 checkpoints ship tokenizer.model beside tokenizer.json)");
@@ -49,14 +53,16 @@ public:
     }
     GemmaTokenizer t;
     t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    const auto status = t.sp_->Load(model.string());
+    const io::MappedFile bytes = io::MappedFile::open(model, where);  // the checked open: a FIFO must not hang Load
+    const auto status = t.sp_->LoadFromSerializedProto(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     check(status.ok(), where, "cannot load '", model.string(), "': ", status.ToString());
 
     // Defaults of transformers' GemmaTokenizer, overridden by the folder's json files.
     std::string bos = "<bos>", eos = "<eos>", pad = "<pad>", unk = "<unk>";
     io::JsonConfig cfg, special;
-    const bool has_cfg = std::filesystem::is_regular_file(dir / "tokenizer_config.json", ec);
-    const bool has_special = std::filesystem::is_regular_file(dir / "special_tokens_map.json", ec);
+    const bool has_cfg = present(dir / "tokenizer_config.json");
+    const bool has_special = present(dir / "special_tokens_map.json");
     if (has_special) special = io::JsonConfig::load(dir / "special_tokens_map.json", "tokenizer/special_tokens_map.json");
     if (has_cfg) cfg = io::JsonConfig::load(dir / "tokenizer_config.json", "tokenizer/tokenizer_config.json");
     auto token_string = [](const io::JsonConfig& j, const char* key, std::string& value) {
