@@ -96,7 +96,7 @@ TEST_CASE("single-file folders and the choice of file", "[io][folder]") {
 
   std::filesystem::create_directory(d / "none");
   SANA_REQUIRE_ERROR(io::ModelFolder::open(d / "none"), "[none]", "no *.safetensors file and no index");
-  SANA_REQUIRE_ERROR(io::ModelFolder::open(d / "missing"), "[missing]", "is not a directory");
+  SANA_REQUIRE_ERROR(io::ModelFolder::open(d / "missing"), "[missing]", "does not exist");
 
   // A bad file inside the folder reports the folder-qualified file name.
   std::filesystem::create_directory(d / "bad");
