@@ -1,13 +1,19 @@
 // libFuzzer target for the text inputs a user hands us: prompt files (lines and JSON) and the JSON
-// configs of a model folder (scheduler, transformer, DC-AE, Gemma-2). The first byte picks the parser,
+// configs of a model folder (scheduler, transformer, DC-AE, Gemma-2), and numbers as typed on a command
+// line (sana::parse_number, which must round-trip what it accepts). The first byte picks the parser,
 // the rest is the file. Every input must parse or be rejected with sana::error; any other exception,
 // a sanitizer report or a crash is a bug.
+#include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <string>
+#include <typeinfo>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <string_view>
 
+#include "sana/core/number.hpp"
 #include "sana/dcae/config.hpp"
 #include "sana/dit/config.hpp"
 #include "sana/pipeline/prompt_file.hpp"
@@ -18,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
-    switch (data[0] % 6) {
+    switch (data[0] % 8) {
       case 0: (void)sana::pipeline::parse_prompt_lines(text, "fuzz.txt"); break;
       case 1: (void)sana::pipeline::parse_prompt_json(text, "fuzz.json"); break;
       case 2:
@@ -31,6 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       case 4: (void)sana::dcae::Config::from_json(sana::io::JsonConfig::parse(text, "vae/config.json")); break;
+      case 6:
+        if (const auto v = sana::parse_number<std::int64_t>(text))
+          if (std::to_string(*v) != text && !(text.size() > 1 && (text[0] == '0' || text.starts_with("-0")))) std::abort();
+        break;
+      case 7:
+        if (const auto v = sana::parse_number<double>(text); v && !std::isfinite(*v)) std::abort();
+        (void)sana::parse_number<std::uint64_t>(text);
+        break;
       default:
         (void)sana::text::Gemma2Config::from_json(sana::io::JsonConfig::parse(text, "text_encoder/config.json"));
     }

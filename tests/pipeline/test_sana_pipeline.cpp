@@ -197,3 +197,63 @@ TEST_CASE("SanaPipeline with an fp16 transformer beside a bf16 text encoder and 
   CHECK(err <= 16.0 / 255);
   CHECK(pipe.generate(ctx, rq).pixels == r.pixels);
 }
+
+TEST_CASE("generate refuses requests beyond the limits or the machine's memory, before any work", "[pipeline][negative]") {
+  auto& ctx = sana::test::test_context<reference_backend>();
+  auto pipe = pipeline::SanaPipeline<reference_backend, float>::load(ctx, kDir + "/tiny_sana");
+  pipeline::GenerateRequest rq;
+  rq.prompts = {"a fox"};
+  rq.steps = 1;
+  auto fails = [&](auto edit, const char* message) {
+    auto bad = rq;
+    edit(bad);
+    CHECK_THROWS_WITH(pipe.plan(bad), Catch::Contains(message));
+    CHECK_THROWS_WITH(pipe.generate(ctx, bad), Catch::Contains(message));
+  };
+  fails([](auto& r) { r.steps = 1000000000; }, "steps must be in [1, 1000]");
+  fails([](auto& r) { r.images_per_prompt = 100000; }, "above the limit of 256 images per request");
+  fails([](auto& r) { r.width = 65536; }, "above the limit of 8192 px per side");
+  fails([](auto& r) { r.guidance_scale = 1e308; }, "guidance scale must be in [-1000, 1000]");
+  fails([](auto& r) { r.shift = -1; }, "shift must be > 0");
+  fails([](auto& r) { r.prompts = {std::string(pipeline::max_prompt_bytes + 1, 'x')}; }, "prompt 0 is 1048577 bytes");
+  // 200 images of 8192² cannot fit any machine this runs on; the estimate says so instead of std::bad_alloc.
+  fails([](auto& r) {
+    r.width = r.height = 8192;
+    r.images_per_prompt = 200;
+    r.resolution_binning = false;
+  }, "GiB this machine has");
+  const auto p = pipe.plan(rq);
+  CHECK(p.latent_height == 16);
+  CHECK(p.latent_width == 16);
+  CHECK(p.steps == 1);
+  CHECK(pipe.estimate_bytes(rq, p) > 0);
+}
+
+TEST_CASE("generate: non-finite inputs fail with the stage named; first_image continues the noise sequence",
+          "[pipeline][negative]") {
+  auto& ctx = sana::test::test_context<reference_backend>();
+  auto pipe = pipeline::SanaPipeline<reference_backend, float>::load(ctx, kDir + "/tiny_sana");
+  pipeline::GenerateRequest rq;
+  rq.prompts = {"a fox"};
+  rq.steps = 1;
+  std::vector<float> latents(8 * 16 * 16, 0.5f);
+  latents[7] = std::nanf("");
+  rq.initial_latents = latents;
+  CHECK_THROWS_WITH(pipe.generate(ctx, rq), Catch::Contains("the initial latents hold NaN or Inf"));
+  latents[7] = 3e38f;  // finite, but the first step overflows it
+  rq.guidance_scale = 1000;
+  CHECK_THROWS_WITH(pipe.generate(ctx, rq), Catch::Contains("the latents after denoising hold NaN or Inf"));
+
+  // Image 1 of a two-image request equals image 0 of a request starting at stream 1.
+  pipeline::GenerateRequest two;
+  two.prompts = {"a fox"};
+  two.steps = 1;
+  two.images_per_prompt = 2;
+  pipeline::GenerateRequest second = two;
+  second.images_per_prompt = 1;
+  second.first_image = 1;
+  const auto a = pipe.generate(ctx, two), b = pipe.generate(ctx, second);
+  const std::size_t px = b.pixels.size();
+  CHECK(std::equal(b.pixels.begin(), b.pixels.end(), a.pixels.begin() + static_cast<std::ptrdiff_t>(px)));
+  CHECK_FALSE(std::equal(b.pixels.begin(), b.pixels.end(), a.pixels.begin()));
+}

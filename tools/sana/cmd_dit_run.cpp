@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "sana/dit/loader.hpp"
 #include "sana/io/safetensors_writer.hpp"
 #ifdef SANA_WITH_ONEDNN
@@ -43,7 +44,7 @@ std::vector<std::int64_t> parse_list(const std::string& s) {
   std::size_t pos = 0;
   while (pos < s.size()) {
     const std::size_t comma = std::min(s.find(',', pos), s.size());
-    if (comma > pos) out.push_back(std::stoll(s.substr(pos, comma - pos)));
+    if (comma > pos) out.push_back(parse_number<std::int64_t>("--pag-blocks", s.substr(pos, comma - pos)));
     pos = comma + 1;
   }
   return out;
@@ -143,10 +144,13 @@ int cmd_dit_run(std::span<const std::string_view> args) {
       else if (a == "--backend") o.backend = next();
       else if (a == "--variant") o.variant = next();
       else if (a == "--pag-blocks") { o.pag_blocks = parse_list(next()); o.pag_given = true; }
-      else if (a == "--pag-perturbed") o.pag_perturbed = std::stoll(next());
-      else if (a == "--expect-rel-l2") o.expect = std::stod(next());
+      else if (a == "--pag-perturbed") o.pag_perturbed = parse_number<std::int64_t>(a, next());
+      else if (a == "--expect-rel-l2") o.expect = parse_number<double>(a, next());
       else if (a.rfind("--", 0) == 0) return usage();
       else pos.push_back(a);
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "sana dit-run: %s\n", e.message.c_str());
+      return usage();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s\n", e.what());
       return usage();

@@ -33,7 +33,7 @@ flags:
   --prompt TEXT            a prompt (repeatable; repeated prompts are encoded once)
   --negative TEXT          negative prompt (default "")
   --no-negative            skip the negative prompt
-  --max-sequence-length M  kept tokens per prompt (default 300)
+  --max-sequence-length M  kept tokens per prompt, 1..8192 (default 300)
   --no-chi                 no complex human instruction
   --dtype f32|bf16         compute and output dtype (default f32)
   --backend onednn|reference  (default onednn when built)
@@ -63,16 +63,9 @@ Args parse(std::span<const std::string_view> args) {
     else if (f == "--dtype") a.dtype = value();
     else if (f == "--backend") a.backend = value();
     else if (f == "--out") a.out = value();
-    else if (f == "--max-sequence-length") {
-      const std::string v = value();
-      try {
-        std::size_t used = 0;
-        a.max_sequence_length = std::stoll(v, &used);
-        if (used != v.size() || a.max_sequence_length < 1 || a.max_sequence_length > 100000) throw 0;
-      } catch (...) {
-        throw UsageError{"--max-sequence-length expects an integer in [1, 100000], got '" + v + "'"};
-      }
-    } else throw UsageError{"unknown flag '" + std::string(f) + "' (try sana encode --help)"};
+    else if (f == "--max-sequence-length")
+      a.max_sequence_length = parse_number_in<std::int64_t>(f, value(), 1, 8192);
+else throw UsageError{"unknown flag '" + std::string(f) + "' (try sana encode --help)"};
   }
   if (a.tokenizer.empty() && !a.model.empty()) a.tokenizer = a.model + "/tokenizer";
   if (a.text_encoder.empty() && !a.model.empty()) a.text_encoder = a.model + "/text_encoder";

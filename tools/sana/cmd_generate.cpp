@@ -1,10 +1,13 @@
 // `sana generate`: prompt(s) in, PNG(s) out, through pipeline::SanaPipeline.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -69,22 +72,29 @@ struct Args {
   bool tiling = false, binning = true, cuda_graph = false;
 };
 
+constexpr double kMaxScale = sana::pipeline::max_guidance_scale;
+constexpr std::int64_t kMaxSide = sana::pipeline::max_image_side;
+
 Args parse(std::span<const std::string_view> args) {
   Args a;
   for (FlagCursor flags(args); !flags.done();) {
     const std::string_view f = flags.next();
     auto value = [&] { return flags.value(); };
-    if (f == "-p" || f == "--prompt") a.prompts.push_back(value());
+    if (f == "-p" || f == "--prompt") {
+      a.prompts.push_back(value());
+      if (a.prompts.back().size() > sana::pipeline::max_prompt_bytes)
+        throw UsageError{"-p/--prompt is " + std::to_string(a.prompts.back().size()) + " bytes, above the limit of " +
+                         std::to_string(sana::pipeline::max_prompt_bytes)};
+    }
     else if (f == "-n" || f == "--negative-prompt") a.negative = value();
     else if (f == "--txt-file") a.txt_file = value();
     else if (f == "--json-file") a.json_file = value();
     else if (f == "--model") a.model = value();
     else if (f == "--steps") {
-      a.steps = parse_number<int>(f, value());
-      if (a.steps < 1) throw UsageError{"--steps must be >= 1"};
+      a.steps = parse_number_in<int>(f, value(), 1, sana::pipeline::max_steps);
     }
-    else if (f == "--cfg-scale") a.cfg = parse_number<double>(f, value());
-    else if (f == "--pag-scale") a.pag = parse_number<double>(f, value());
+    else if (f == "--cfg-scale") a.cfg = parse_number_in<double>(f, value(), -kMaxScale, kMaxScale);
+    else if (f == "--pag-scale") a.pag = parse_number_in<double>(f, value(), 0.0, kMaxScale);
     else if (f == "--pag-blocks") {
       const std::string v = value();
       std::size_t pos = 0;
@@ -94,11 +104,14 @@ Args parse(std::span<const std::string_view> args) {
         pos = comma + 1;
       }
     } else if (f == "--sampler") a.sampler = value();
-    else if (f == "--shift") a.shift = parse_number<double>(f, value());
-    else if (f == "-W" || f == "--width") a.width = parse_number<std::int64_t>(f, value());
-    else if (f == "-H" || f == "--height") a.height = parse_number<std::int64_t>(f, value());
+    else if (f == "--shift") {
+      a.shift = parse_number<double>(f, value());
+      if (!(a.shift > 0)) throw UsageError{"--shift must be > 0 (leave it out for the scheduler config's)"};
+    }
+    else if (f == "-W" || f == "--width") a.width = parse_number_in<std::int64_t>(f, value(), 32, kMaxSide);
+    else if (f == "-H" || f == "--height") a.height = parse_number_in<std::int64_t>(f, value(), 32, kMaxSide);
     else if (f == "--seed") a.seed = parse_number<std::uint64_t>(f, value());
-    else if (f == "--batch") a.batch = parse_number<int>(f, value());
+    else if (f == "--batch") a.batch = parse_number_in<int>(f, value(), 1, sana::pipeline::max_images_per_request);
     else if (f == "--latents") a.latents = value();
     else if (f == "-o" || f == "--output") a.output = value();
     else if (f == "--backend") a.backend = value();
@@ -110,8 +123,7 @@ Args parse(std::span<const std::string_view> args) {
   }
   if (a.prompts.empty() && a.txt_file.empty() && a.json_file.empty())
     throw UsageError{"no prompt: give -p/--prompt, --txt-file or --json-file"};
-  if (a.batch < 1) throw UsageError{"--batch must be >= 1"};
-  if (a.width < 0 || a.height < 0 || a.width % 32 || a.height % 32)
+  if (a.width % 32 || a.height % 32)
     throw UsageError{"-W/-H must be positive multiples of 32, got " + std::to_string(a.width) + "x" +
                      std::to_string(a.height)};
   if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler" && a.sampler != "scm")
@@ -128,9 +140,30 @@ Args parse(std::span<const std::string_view> args) {
   return a;
 }
 
-std::string output_path(const std::string& out, std::size_t index, std::size_t count) {
-  if (count == 1) return out;
-  return out.substr(0, out.size() - 4) + "_" + std::to_string(index) + ".png";
+/// Every image's output path, decided before any work: -o's name with _k suffixes, or the entry's "name" (with
+/// _j suffixes for --batch > 1) inside -o's directory. Two images with one path, or a file name longer than the
+/// file system takes, are errors now rather than an overwrite or a failure after the computation.
+std::vector<std::string> output_paths(const Args& a, const std::vector<sana::pipeline::PromptJob>& jobs,
+                                      const fs::path& out_dir) {
+  const std::size_t total = jobs.size() * static_cast<std::size_t>(a.batch);
+  std::vector<std::string> paths;
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t ji = 0; ji < jobs.size(); ++ji)
+    for (int j = 0; j < a.batch; ++j) {
+      const std::size_t k = paths.size();
+      std::string p;
+      if (jobs[ji].name)
+        p = (out_dir / (*jobs[ji].name + (a.batch > 1 ? "_" + std::to_string(j) : std::string()) + ".png")).string();
+      else
+        p = total == 1 ? a.output : a.output.substr(0, a.output.size() - 4) + "_" + std::to_string(k) + ".png";
+      const std::string file = fs::path(p).filename().string();
+      sana::check(file.size() + 8 <= 255, p, "the file name is ", file.size(),
+                  " bytes; with its temporary-file prefix and suffix it must stay within 247");
+      const auto [it, fresh] = seen.emplace(p, k);
+      sana::check(fresh, p, "images ", it->second, " and ", k, " of this run would both be written here");
+      paths.push_back(std::move(p));
+    }
+  return paths;
 }
 
 std::string fmt(double v) {
@@ -143,7 +176,19 @@ std::string fmt(double v) {
 struct StartingNoise {
   std::vector<float> latents, step_noise;  // flat, PyTorch order
   std::int64_t images = 0, steps = 0;
+  std::int64_t channels = 0, height = 0, width = 0;  // of "latents"
+  std::string path;
 };
+
+/// Every dimension of --latents against the size a job generates at (not only the element count).
+void check_latents_fit(const StartingNoise& s, const sana::pipeline::GeneratePlan& p, std::size_t job) {
+  sana::check(s.channels == p.latent_channels && s.height == p.latent_height && s.width == p.latent_width, s.path,
+              "\"latents\" are (", s.images, ", ", s.channels, ", ", s.height, ", ", s.width, ") but prompt ", job,
+              " generates ", p.gen_width, "x", p.gen_height, " px, i.e. latents of (N, ", p.latent_channels, ", ",
+              p.latent_height, ", ", p.latent_width, ")");
+  sana::check(s.step_noise.empty() || s.steps == p.steps, s.path, "\"step_noise\" holds ", s.steps,
+              " steps, the run takes ", p.steps);
+}
 
 StartingNoise read_latents(const std::string& path, std::int64_t batch, std::int64_t total) {
   using namespace sana;
@@ -154,12 +199,19 @@ StartingNoise read_latents(const std::string& path, std::int64_t batch, std::int
   s.images = l.size(0);
   check(s.images == batch || s.images == total, path, "\"latents\" holds ", s.images, " images; the run makes ",
         batch, " per prompt and ", total, " in all");
+  s.channels = l.size(1);
+  s.height = l.size(2);
+  s.width = l.size(3);
+  s.path = path;
+  const auto finite = [](const float* d, std::int64_t n) { return std::all_of(d, d + n, [](float v) { return std::isfinite(v); }); };
+  check(finite(l.data(), l.numel()), path, "\"latents\" hold NaN or Inf");
   s.latents.assign(l.data(), l.data() + l.numel());
   if (f.contains("step_noise")) {
     auto n = f.load<float, 5>("step_noise");
     check(n.size(1) == l.size(0) && n.size(2) == l.size(1) && n.size(3) == l.size(2) && n.size(4) == l.size(3), path,
           "\"step_noise\" must be (steps, ", l.size(0), ", ", l.size(1), ", ", l.size(2), ", ", l.size(3), ")");
     s.steps = n.size(0);
+    check(finite(n.data(), n.numel()), path, "\"step_noise\" holds NaN or Inf");
     s.step_noise.assign(n.data(), n.data() + n.numel());
   }
   return s;
@@ -174,69 +226,117 @@ std::span<const float> images_of(const std::vector<float>& v, std::int64_t image
   return std::span<const float>(v).subspan(static_cast<std::size_t>(first) * per, static_cast<std::size_t>(count) * per);
 }
 
+/// The request for one job: the entry's fields over the command line's. Noise: image k of the run draws stream k
+/// of --seed; an entry with its own "seed" starts its images at stream 0 of that seed (so it reproduces a
+/// one-prompt run with that --seed).
+template <class Pipe>
+sana::pipeline::GenerateRequest job_request(const Args& a, const sana::pipeline::PromptJob& j, std::size_t first_image,
+                                            Pipe& pipe) {
+  sana::pipeline::GenerateRequest rq;
+  rq.prompts = {j.prompt};
+  rq.negative_prompt = j.negative_prompt.value_or(a.negative);
+  rq.images_per_prompt = a.batch;
+  rq.width = j.width.value_or(a.width);
+  rq.height = j.height.value_or(a.height);
+  rq.steps = static_cast<int>(j.steps.value_or(a.steps));  // 0: the pipeline picks the model's default
+  rq.guidance_scale = j.cfg_scale.value_or(a.cfg);
+  rq.pag_scale = a.pag;
+  rq.pag_blocks = a.pag_blocks;
+  if (a.pag > 0 && rq.pag_blocks.empty()) rq.pag_blocks = {pipe.transformer().config().num_layers / 2};
+  rq.sampler = a.sampler;
+  rq.shift = a.shift;
+  rq.seed = j.seed.value_or(a.seed);
+  rq.first_image = j.seed ? 0 : first_image;
+  rq.vae_tiling = a.tiling;
+  rq.record_steps = a.cuda_graph;
+  rq.resolution_binning = a.binning;
+  return rq;
+}
+
+/// This job's share of --latents / step_noise (the whole tensors when they hold one batch, shared by every job).
+void attach_noise(sana::pipeline::GenerateRequest& rq, const StartingNoise& start, std::int64_t first,
+                  std::int64_t batch, std::vector<float>& job_noise) {
+  if (start.latents.empty()) return;
+  rq.initial_latents = images_of(start.latents, start.images, first, batch);
+  if (start.step_noise.empty()) return;
+  if (start.images == batch) {
+    rq.step_noise = start.step_noise;
+    return;
+  }
+  // Per-step noise is laid out (steps, N, ...): gather this job's images step by step.
+  const std::size_t per = start.step_noise.size() / static_cast<std::size_t>(start.steps * start.images);
+  job_noise.clear();
+  for (std::int64_t i = 0; i < start.steps; ++i) {
+    const auto at = start.step_noise.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i * start.images + first) * per);
+    job_noise.insert(job_noise.end(), at, at + static_cast<std::ptrdiff_t>(per * static_cast<std::size_t>(batch)));
+  }
+  rq.step_noise = job_noise;
+}
+
+std::vector<std::pair<std::string, std::string>> png_text(const Args& a, const sana::pipeline::PromptJob& j,
+                                                          const sana::pipeline::GenerateRequest& rq,
+                                                          const sana::pipeline::GenerateResult& r, std::int64_t k,
+                                                          std::string_view backend) {
+  return {{"prompt", j.prompt},
+          {"negative_prompt", rq.negative_prompt},
+          {"seed", std::to_string(rq.seed)},
+          {"image_index", std::to_string(rq.first_image + static_cast<std::uint64_t>(k))},
+          {"steps", std::to_string(r.steps_run)},
+          {"cfg_scale", fmt(rq.guidance_scale)},
+          {"pag_scale", fmt(rq.pag_scale)},
+          {"sampler", r.sampler},
+          {"shift", r.sampler == "scm" ? std::string("-") : fmt(r.shift)},
+          {"initial_latents", a.latents.empty() ? std::string("seeded") : a.latents},
+          {"size", std::to_string(r.width) + "x" + std::to_string(r.height)},
+          {"model", a.model},
+          {"backend", std::string(backend)},
+          {"dtype", a.dtype},
+          {"Software", "sana-cpp"}};
+}
+
+std::vector<sana::pipeline::PromptJob> read_jobs(const Args& a) {
+  std::vector<sana::pipeline::PromptJob> jobs;
+  for (const auto& p : a.prompts) jobs.push_back(sana::pipeline::PromptJob{.prompt = p});
+  if (!a.txt_file.empty())
+    for (auto& j : sana::pipeline::read_prompt_lines(a.txt_file)) jobs.push_back(std::move(j));
+  if (!a.json_file.empty())
+    for (auto& j : sana::pipeline::read_prompt_json(a.json_file)) jobs.push_back(std::move(j));
+  sana::check(!jobs.empty(), "generate", "the prompt file holds no prompts");
+  return jobs;
+}
+
 template <class B, class T, class TText = T, class TVae = T>
 int run(const Args& a) {
   using namespace sana;
-  // Jobs: command-line prompts share the flags; file entries may override them.
-  std::vector<pipeline::PromptJob> jobs;
-  for (const auto& p : a.prompts) jobs.push_back(pipeline::PromptJob{p, {}, {}, {}, {}, {}, {}, {}});
-  if (!a.txt_file.empty())
-    for (auto& j : pipeline::read_prompt_lines(a.txt_file)) jobs.push_back(std::move(j));
-  if (!a.json_file.empty())
-    for (auto& j : pipeline::read_prompt_json(a.json_file)) jobs.push_back(std::move(j));
-  check(!jobs.empty(), "generate", "the prompt file holds no prompts");
-  // Every output must be writable before any work starts.
+  const std::vector<pipeline::PromptJob> jobs = read_jobs(a);
+  // Every output must be writable, and every request valid, before any work starts.
   const fs::path out_dir = fs::path(a.output).has_parent_path() ? fs::path(a.output).parent_path() : fs::path(".");
   check(fs::is_directory(out_dir), a.output, "cannot write: directory '", out_dir.string(), "' does not exist");
   check(access(out_dir.c_str(), W_OK) == 0, a.output, "cannot write: no permission in '", out_dir.string(), "'");
+  const std::vector<std::string> paths = output_paths(a, jobs, out_dir);
   io::require_directory(a.model, "--model", " (give --model DIR or set SANA_MODEL)");
-  const std::size_t total = jobs.size() * static_cast<std::size_t>(a.batch);
   StartingNoise start;
-  if (!a.latents.empty()) start = read_latents(a.latents, a.batch, static_cast<std::int64_t>(total));
+  if (!a.latents.empty()) start = read_latents(a.latents, a.batch, static_cast<std::int64_t>(paths.size()));
 
   context_t<B> ctx;
   auto pipe = pipeline::SanaPipeline<B, T, TText, TVae>::load(ctx, a.model);
+  std::vector<pipeline::GenerateRequest> requests;
+  for (std::size_t ji = 0; ji < jobs.size(); ++ji) {
+    requests.push_back(job_request(a, jobs[ji], ji * static_cast<std::size_t>(a.batch), pipe));
+    try {
+      const auto plan = pipe.plan(requests.back());
+      if (!start.latents.empty()) check_latents_fit(start, plan, ji);
+    } catch (const sana::error& e) {
+      if (jobs[ji].source.empty()) throw;  // a -p prompt: the flags are the cause
+      fail(jobs[ji].source, e.what());
+    }
+  }
   const bool tty = isatty(fileno(stderr));
   std::size_t written = 0;
   std::vector<float> job_noise;
   for (std::size_t ji = 0; ji < jobs.size(); ++ji) {
-    const auto& j = jobs[ji];
-    pipeline::GenerateRequest rq;
-    rq.prompts = {j.prompt};
-    rq.negative_prompt = j.negative_prompt.value_or(a.negative);
-    rq.images_per_prompt = a.batch;
-    rq.width = j.width.value_or(a.width);
-    rq.height = j.height.value_or(a.height);
-    rq.steps = static_cast<int>(j.steps.value_or(a.steps));  // 0: the pipeline picks the model's default
-    rq.guidance_scale = j.cfg_scale.value_or(a.cfg);
-    rq.pag_scale = a.pag;
-    rq.pag_blocks = a.pag_blocks;
-    if (a.pag > 0 && rq.pag_blocks.empty()) rq.pag_blocks = {pipe.transformer().config().num_layers / 2};
-    rq.sampler = a.sampler;
-    rq.shift = a.shift;
-    rq.seed = j.seed.value_or(a.seed);
-    rq.vae_tiling = a.tiling;
-    rq.record_steps = a.cuda_graph;
-    if (!start.latents.empty()) {
-      const std::int64_t first = static_cast<std::int64_t>(written);
-      rq.initial_latents = images_of(start.latents, start.images, first, a.batch);
-      // Per-step noise is laid out (steps, N, ...): gather this job's images step by step.
-      if (!start.step_noise.empty()) {
-        if (start.images == a.batch) {
-          rq.step_noise = start.step_noise;
-        } else {
-          const std::size_t per = start.step_noise.size() / static_cast<std::size_t>(start.steps * start.images);
-          job_noise.clear();
-          for (std::int64_t i = 0; i < start.steps; ++i) {
-            const auto at = start.step_noise.begin() +
-                            static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i * start.images + first) * per);
-            job_noise.insert(job_noise.end(), at, at + static_cast<std::ptrdiff_t>(per * static_cast<std::size_t>(a.batch)));
-          }
-          rq.step_noise = job_noise;
-        }
-      }
-    }
-    rq.resolution_binning = a.binning;
+    auto& rq = requests[ji];
+    attach_noise(rq, start, static_cast<std::int64_t>(written), a.batch, job_noise);
     const auto t0 = std::chrono::steady_clock::now();
     pipeline::GenerateCallbacks cb;
     if (tty)
@@ -250,28 +350,11 @@ int run(const Args& a) {
       };
     const auto r = pipe.generate(ctx, rq, cb);
     if (tty) std::fprintf(stderr, "\n");
-    for (std::int64_t k = 0; k < r.count; ++k) {
-      const std::string path = j.name ? (out_dir / (*j.name + ".png")).string() : output_path(a.output, written, total);
-      const std::size_t px = static_cast<std::size_t>(r.height * r.width * 3);
-      io::write_png(path, std::span<const std::uint8_t>(r.pixels).subspan(static_cast<std::size_t>(k) * px, px), r.width,
-                    r.height,
-                    {{"prompt", j.prompt},
-                     {"negative_prompt", rq.negative_prompt},
-                     {"seed", std::to_string(rq.seed)},
-                     {"image_index", std::to_string(k)},
-                     {"steps", std::to_string(r.steps_run)},
-                     {"cfg_scale", fmt(rq.guidance_scale)},
-                     {"pag_scale", fmt(rq.pag_scale)},
-                     {"sampler", r.sampler},
-                     {"shift", r.sampler == "scm" ? std::string("-") : fmt(r.shift)},
-                     {"initial_latents", a.latents.empty() ? std::string("seeded") : a.latents},
-                     {"size", std::to_string(r.width) + "x" + std::to_string(r.height)},
-                     {"model", a.model},
-                     {"backend", std::string(backend_traits<B>::name)},
-                     {"dtype", a.dtype},
-                     {"Software", "sana-cpp"}});
-      std::printf("%s\n", path.c_str());
-      ++written;
+    const std::size_t px = static_cast<std::size_t>(r.height * r.width * 3);
+    for (std::int64_t k = 0; k < r.count; ++k, ++written) {
+      io::write_png(paths[written], std::span<const std::uint8_t>(r.pixels).subspan(static_cast<std::size_t>(k) * px, px),
+                    r.width, r.height, png_text(a, jobs[ji], rq, r, k, backend_traits<B>::name));
+      std::printf("%s\n", paths[written].c_str());
     }
   }
   return 0;

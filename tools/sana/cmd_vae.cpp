@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "sana/core/machine_memory.hpp"
 #include "sana/dcae/autoencoder.hpp"
 #include "sana/dcae/tiling.hpp"
 #include "sana/io/png.hpp"
@@ -77,8 +78,8 @@ Args parse(std::span<const std::string_view> args) {
     else if (f == "--png") a.png = value();
     else if (f == "--out-tensor") a.out_tensor = value();
     else if (f == "--out") a.out = value();
-    else if (f == "--tile") a.tile = positive<std::int64_t>(f, value());
-    else if (f == "--stride") a.stride = positive<std::int64_t>(f, value());
+    else if (f == "--tile") a.tile = parse_number_in<std::int64_t>(f, value(), 1, 16384);
+    else if (f == "--stride") a.stride = parse_number_in<std::int64_t>(f, value(), 1, 16384);
     else if (f == "--budget-mib") a.budget_mib = positive<std::uint64_t>(f, value());
     else if (f == "--expect") a.expect = value();
     else if (f == "--tolerance") a.tolerance = positive<double>(f, value());
@@ -91,6 +92,8 @@ Args parse(std::span<const std::string_view> args) {
   if (a.dtype != "f32" && a.dtype != "bf16") throw UsageError{"--dtype must be f32 or bf16, got '" + a.dtype + "'"};
   if (a.stride && !a.tile) throw UsageError{"--stride needs --tile"};
   if (a.tile && a.stride > a.tile) throw UsageError{"--stride must not exceed --tile"};
+  // Tiles overlap by tile - stride; below a quarter of the tile the work grows without bound for no gain.
+  if (a.tile && a.stride && a.stride * 4 < a.tile) throw UsageError{"--stride must be at least a quarter of --tile"};
   if (a.tile && a.backend == "cuda" && !a.out.empty()) throw UsageError{"tiled encoding runs on the cpu backend only"};
   if (!a.expect.empty() && a.expect.rfind(':') == std::string::npos)
     throw UsageError{"--expect takes FILE:TENSOR, got '" + a.expect + "'"};
@@ -159,6 +162,12 @@ int decode(const Args& a) {
     os = {z.size(0), model.config.in_channels,
           dcae::tiled_decode_extent(z.size(2), tiling->tile_h / f, tiling->stride_h / f, f, tiling->stride_h),
           dcae::tiled_decode_extent(z.size(3), tiling->tile_w / f, tiling->stride_w / f, f, tiling->stride_w)};
+  {
+    const double out_bytes = static_cast<double>(checked_numel(os, "decode")) * (4.0 + sizeof(T) * (tiling ? 2 : 1));
+    const Shape<4> planned = tiling ? Shape<4>{z.size(0), z.size(1), tiling->tile_h / f, tiling->tile_w / f} : z.shape();
+    require_memory(static_cast<double>(model.decoder.plan_bytes(planned)) + out_bytes, a.pos[1],
+                   "decoding " + shape_string(z.shape()), tiling ? "" : "; decode in tiles (--tile, --budget-mib)");
+  }
   auto zb = upload<B, T>(ctx, z);
   HostF img;  // (N, 3, H, W)
   if (tiling) {  // tiles decoded on the backend, blended on the host
@@ -197,6 +206,20 @@ int decode(const Args& a) {
   return 0;
 }
 
+/// The most pixels an image may have for encode-image to fit this machine's memory: the image buffers (bytes,
+/// fp32, the backend copy) and the encoder's planned region, per pixel (whole image) or one tile's (tiled).
+template <class T, class Model>
+std::int64_t max_encode_pixels(const Model& model, const std::optional<sana::dcae::Tiling>& tiling) {
+  const std::uint64_t have = sana::machine_memory_bytes();
+  if (have == 0) return 0;
+  const std::int64_t side = 8 * model.config.spatial_compression();
+  const double planned = static_cast<double>(model.encoder.plan_bytes(sana::Shape<4>{1, model.config.in_channels, side, side}));
+  double per_pixel = 3.0 + 12.0 + 3.0 * sizeof(T), fixed = 0;
+  if (tiling) fixed = planned / static_cast<double>(side * side) * static_cast<double>(tiling->tile_h * tiling->tile_w);
+  else per_pixel += planned / static_cast<double>(side * side);
+  return static_cast<std::int64_t>(std::max(0.0, (static_cast<double>(have) - fixed) / per_pixel));
+}
+
 template <class B, class T>
 int encode(const Args& a) {
   using namespace sana;
@@ -204,7 +227,8 @@ int encode(const Args& a) {
     throw UsageError{"encode-image needs VAE_DIR IMAGE.png --out LATENTS.safetensors (see sana encode-image --help)"};
   context_t<B> ctx;
   auto model = dcae::AutoencoderDC<B, T>::from_folder(ctx, a.pos[0], {true, false});
-  const io::RgbImage png = io::read_png(a.pos[1]);
+  const io::RgbImage png = io::read_png(a.pos[1], 16384, max_encode_pixels<T>(model, tiling_from(a)),
+                                        "this machine's memory allows encoding");
   const std::int64_t f = model.config.spatial_compression(), H = png.height, W = png.width;
   check(H % f == 0 && W % f == 0, a.pos[1], "image ", W, "x", H, " must have sides divisible by ", f);
   check(model.config.in_channels == 3, a.pos[0], "the encoder takes ", model.config.in_channels, " channels, a PNG has 3");

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cmath>
+#include <sstream>
 #include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
 #include <limits>
 #include <type_traits>
+
+#include "sana/core/number.hpp"
 
 namespace sana_cli {
 
@@ -35,30 +38,28 @@ private:
   std::string_view flag_;
 };
 
-/// `text` as an N: integers in full (no sign for unsigned types), floating point finite; else a
-/// UsageError naming `flag`.
+/// `text` as an N by the strict `sana::parse_number` (the whole text is the number, finite, in range),
+/// else a UsageError naming `flag`.
 template <class N>
-N parse_number(std::string_view flag, const std::string& text) {
-  try {
-    std::size_t used = 0;
-    N out{};
-    if constexpr (std::is_floating_point_v<N>) {
-      out = static_cast<N>(std::stod(text, &used));
-      if (!std::isfinite(out)) throw 0;
-    } else if constexpr (std::is_unsigned_v<N>) {
-      if (!text.empty() && text[0] == '-') throw 0;
-      out = static_cast<N>(std::stoull(text, &used));
-    } else {
-      const long long v = std::stoll(text, &used);
-      if (v < static_cast<long long>(std::numeric_limits<N>::min()) || v > static_cast<long long>(std::numeric_limits<N>::max()))
-        throw 0;
-      out = static_cast<N>(v);
-    }
-    if (used != text.size()) throw 0;
-    return out;
-  } catch (...) {
-    throw UsageError{std::string(flag) + " expects a number, got '" + text + "'"};
+N parse_number(std::string_view flag, std::string_view text) {
+  if (const auto v = sana::parse_number<N>(text)) return *v;
+  throw UsageError{std::string(flag) + " expects " +
+                   (std::is_floating_point_v<N> ? "a finite number"
+                    : std::is_unsigned_v<N>     ? "a non-negative integer"
+                                                : "an integer") +
+                   ", got '" + std::string(text) + "'"};
+}
+
+/// `parse_number` and a bound check: "FLAG must be in [lo, hi], got V".
+template <class N>
+N parse_number_in(std::string_view flag, std::string_view text, N lo, N hi) {
+  const N v = parse_number<N>(flag, text);
+  if (v < lo || v > hi) {
+    std::ostringstream os;
+    os << flag << " must be in [" << +lo << ", " << +hi << "], got " << text;
+    throw UsageError{os.str()};
   }
+  return v;
 }
 
 } // namespace sana_cli

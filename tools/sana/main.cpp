@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "sana/io/atomic_file.hpp"
 
 namespace {
 
@@ -40,6 +41,7 @@ void usage(std::FILE* out) {
 } // namespace
 
 int main(int argc, char** argv) {
+  sana::io::remove_temporaries_on_signal();  // an interrupted write leaves no .NAME.XXXXXX behind
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -21,6 +21,23 @@ if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/txt_0.png OR NOT EXISTS ${WORK}/txt_1.pn
   message(FATAL_ERROR "--txt-file run failed (${rc}): ${out} ${err}")
 endif()
 
+# Several prompts in one run continue one noise sequence (image k: stream k of --seed): three identical prompts
+# give three different images, and image 1 of the run equals a one-prompt run's image 1 of --batch 2.
+execute_process(COMMAND ${SANA} generate -p "a cat" -p "a cat" -p "a cat" --model ${MODEL} --steps 1 -o ${WORK}/same.png
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+execute_process(COMMAND ${SANA} generate -p "a cat" --batch 2 --model ${MODEL} --steps 1 -o ${WORK}/batch.png
+                RESULT_VARIABLE rc2 ERROR_VARIABLE err2)
+if(NOT rc EQUAL 0 OR NOT rc2 EQUAL 0)
+  message(FATAL_ERROR "noise-stream runs failed: ${err} ${err2}")
+endif()
+file(SHA256 ${WORK}/same_0.png h0)
+file(SHA256 ${WORK}/same_1.png h1)
+file(SHA256 ${WORK}/same_2.png h2)
+file(SHA256 ${WORK}/batch_1.png hb1)
+if(h0 STREQUAL h1 OR h1 STREQUAL h2 OR h0 STREQUAL h2 OR NOT h1 STREQUAL hb1)
+  message(FATAL_ERROR "prompts of one run must draw noise streams 0, 1, 2 (as --batch does)")
+endif()
+
 # Sana-Sprint folder (SCM, embedded guidance) from diffusers' latents and step noise: same bytes twice.
 set(SPRINT ${MODEL}_sprint)
 get_filename_component(DATA ${MODEL} DIRECTORY)

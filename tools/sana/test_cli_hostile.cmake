@@ -34,6 +34,17 @@ file(CREATE_LINK ${WORK}/absent.json ${WORK}/link_config/vae/config.json SYMBOLI
 mkfifo(${WORK}/prompts.fifo)
 mkfifo(${WORK}/latents.fifo)
 file(WRITE ${WORK}/afile "not a folder")
+# Prompt files: names outside -o's directory, duplicates, numbers out of range, duplicate keys, NUL.
+file(WRITE ${WORK}/traversal.json "[{\"prompt\": \"a\", \"name\": \"../escaped\"}]")
+file(WRITE ${WORK}/absolute.json "[{\"prompt\": \"a\", \"name\": \"${WORK}/escaped\"}]")
+file(WRITE ${WORK}/dup_names.json "[{\"prompt\": \"a\", \"name\": \"n\"}, {\"prompt\": \"b\", \"name\": \"n\"}]")
+file(WRITE ${WORK}/empty_name.json "[{\"prompt\": \"a\", \"name\": \"\"}]")
+file(WRITE ${WORK}/steps.json "[{\"prompt\": \"a\", \"steps\": 4294967297}]")
+file(WRITE ${WORK}/dup_key.json "[{\"prompt\": \"a\", \"prompt\": \"b\"}]")
+file(WRITE ${WORK}/nul.json "[{\"prompt\": \"a\\u0000b\"}]")
+file(WRITE ${WORK}/size.json "[{\"prompt\": \"a\"}, {\"prompt\": \"b\", \"width\": 96, \"height\": 100}]")
+string(REPEAT "x" 260 long)
+set(hostile ${DATA}/../hostile)
 
 set(base "generate^-p^a cat^--steps^1")  # ^ separates arguments inside one case
 # name | expected exit | message regex | arguments
@@ -48,6 +59,28 @@ set(cases
   "fifo-latents|1|latents.fifo' is a FIFO|${base}^--model^${MODEL}^--latents^${WORK}/latents.fifo^-o^${WORK}/out/a.png"
   "model-is-file|1|afile' is a regular file, not a directory|${base}^--model^${WORK}/afile^-o^${WORK}/out/a.png"
   "info-model-is-file|1|afile' is a regular file, not a directory|info^${WORK}/afile"
+  # names stay inside -o's directory and are unique
+  "name-traversal|1|entry 0: \"name\" '../escaped' must be a file name|generate^--json-file^${WORK}/traversal.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "name-absolute|1|must be a file name without '/'|generate^--json-file^${WORK}/absolute.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "name-duplicate|1|'n' is already used by entry 0|generate^--json-file^${WORK}/dup_names.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "name-empty|1|\"name\" is empty|generate^--json-file^${WORK}/empty_name.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "name-too-long|1|file name is 264 bytes|${base}^--model^${MODEL}^-o^${WORK}/out/${long}.png"
+  # one strict number parser, bounds on every numeric flag and field
+  "json-steps-overflow|1|\"steps\" must be in .1, 1000., got 4294967297|generate^--json-file^${WORK}/steps.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "json-duplicate-key|1|duplicate key 'prompt'|generate^--json-file^${WORK}/dup_key.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "json-nul|1|contains a NUL byte|generate^--json-file^${WORK}/nul.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "json-size|1|size.json. entry 1: \"height\" must be a multiple of 32|generate^--json-file^${WORK}/size.json^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "seed-space-sign|2|--seed expects a non-negative integer, got ' -1'|${base}^--model^${MODEL}^--seed^ -1^-o^${WORK}/out/a.png"
+  "shift-negative|2|--shift must be > 0|${base}^--model^${MODEL}^--shift^-1^-o^${WORK}/out/a.png"
+  "cfg-huge|2|--cfg-scale must be in|${base}^--model^${MODEL}^--cfg-scale^1e308^-o^${WORK}/out/a.png"
+  "cfg-inf|2|--cfg-scale expects a finite number|${base}^--model^${MODEL}^--cfg-scale^inf^-o^${WORK}/out/a.png"
+  "steps-huge|2|--steps must be in .1, 1000.|generate^-p^a^--steps^1000000000^--model^${MODEL}^-o^${WORK}/out/a.png"
+  "width-huge|2|-W must be in .32, 8192.|${base}^--model^${MODEL}^-W^65536^-o^${WORK}/out/a.png"
+  "batch-huge|2|--batch must be in .1, 256.|${base}^--model^${MODEL}^--batch^1000000^-o^${WORK}/out/a.png"
+  "max-seq-len|2|--max-sequence-length must be in|encode^--model^${MODEL}^--prompt^a^--max-sequence-length^100000^--out^${WORK}/out/e.safetensors"
+  # latents: every dimension checked, non-finite values refused
+  "latents-shape|1|are \\(1, 8, 8, 32\\) but prompt 0 generates 64x64 px|${base}^--model^${MODEL}^--latents^${hostile}/latents_wrong_shape.safetensors^-o^${WORK}/out/a.png"
+  "latents-nan|1|\"latents\" hold NaN or Inf|${base}^--model^${MODEL}^--latents^${hostile}/latents_nan.safetensors^-o^${WORK}/out/a.png"
 )
 include(${CMAKE_CURRENT_LIST_DIR}/cli_cases.cmake)
 run_cli_cases(${cases})

@@ -2,6 +2,7 @@
 /// `dcae::Config`: the runtime configuration of an `AutoencoderDC`, parsed from diffusers' `vae/config.json`.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -135,6 +136,8 @@ inline Config Config::from_json(const io::JsonConfig& j) {
   c.decoder_in_shortcut = j.get_or<bool>("decoder_in_shortcut", true);
   c.decoder_conv_act = detail::parse_act(j.get_or<std::string>("decoder_conv_act_fn", "relu"), j.name());
   c.scaling_factor = j.get_or<double>("scaling_factor", 1.0);
+  check(std::isfinite(c.scaling_factor) && c.scaling_factor > 0, j.name(), "scaling_factor must be a positive number, got ",
+        c.scaling_factor);
   check(c.in_channels >= 1 && c.latent_channels >= 1 && c.attention_head_dim >= 1, j.name(),
         "in_channels, latent_channels and attention_head_dim must be positive");
   check(c.encoder.stages() == c.decoder.stages(), j.name(), "encoder and decoder have different stage counts (",

@@ -91,6 +91,34 @@ T json_as(const nlohmann::json& v, std::string_view where, const std::string& ke
 }
 } // namespace detail
 
+/// Parses JSON text strictly: duplicate keys and nesting deeper than `max_json_depth` are errors, parse
+/// errors carry the line and column; every error is prefixed with `[where]`.
+inline nlohmann::json parse_json(std::string_view text, const std::string& where) {
+  using json = nlohmann::json;
+  std::vector<std::unordered_set<std::string>> open_objects;  // keys seen per open object
+  auto callback = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
+    check(depth <= max_json_depth, where, "JSON nesting deeper than ", max_json_depth, " levels");
+    switch (event) {
+      case json::parse_event_t::object_start: open_objects.emplace_back(); break;
+      case json::parse_event_t::object_end: open_objects.pop_back(); break;
+      case json::parse_event_t::key: {
+        auto& k = parsed.get_ref<const std::string&>();
+        check(open_objects.back().insert(k).second, where, "duplicate key ", detail::quote_name(k));
+        break;
+      }
+      default: break;
+    }
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), callback);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers that overflow (1e999)
+    std::string_view msg = e.what();
+    if (const auto p = msg.find("] "); p != std::string_view::npos) msg.remove_prefix(p + 2);
+    fail(where, "invalid JSON: ", detail::printable(msg, false, 240));
+  }
+}
+
 /// A JSON object from a file, with typed, error-reporting getters. Cheap to copy (shared DOM).
 class JsonConfig {
 public:
@@ -107,32 +135,9 @@ public:
 
   /// Parses text; the top level must be an object.
   static JsonConfig parse(std::string_view text, std::string display_name) {
-    using json = nlohmann::json;
     JsonConfig c;
     c.name_ = std::move(display_name);
-    std::vector<std::unordered_set<std::string>> open_objects;  // keys seen per open object
-    const std::string& where = c.name_;
-    auto callback = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
-      check(depth <= max_json_depth, where, "JSON nesting deeper than ", max_json_depth, " levels");
-      switch (event) {
-        case json::parse_event_t::object_start: open_objects.emplace_back(); break;
-        case json::parse_event_t::object_end: open_objects.pop_back(); break;
-        case json::parse_event_t::key: {
-          auto& k = parsed.get_ref<const std::string&>();
-          check(open_objects.back().insert(k).second, where, "duplicate key ", detail::quote_name(k));
-          break;
-        }
-        default: break;
-      }
-      return true;
-    };
-    try {
-      c.root_ = std::make_shared<const json>(json::parse(text.begin(), text.end(), callback));
-    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers that overflow (1e999)
-      std::string_view msg = e.what();
-      if (const auto p = msg.find("] "); p != std::string_view::npos) msg.remove_prefix(p + 2);
-      fail(c.name_, "invalid JSON: ", detail::printable(msg, false, 240));
-    }
+    c.root_ = std::make_shared<const nlohmann::json>(parse_json(text, c.name_));
     check(c.root_->is_object(), c.name_, "top level must be a JSON object, got ", detail::json_kind(*c.root_));
     c.obj_ = c.root_.get();
     return c;

@@ -20,28 +20,42 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/io/atomic_file.hpp"
 #include "sana/io/mapped_file.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 namespace io {
 
-/// Writes `rgb` (height, width, 3) to `path` with one tEXt chunk per (keyword, text) pair.
+namespace detail {
+/// libpng's output goes through these into an AtomicFile: a failed write keeps errno and the reason reaches
+/// the message ("No space left on device"), where libpng alone would say "Write Error".
+struct PngSink {
+  AtomicFile* file;
+  int err = 0;
+  char message[256] = "";
+};
+inline void png_sink_write(png_structp png, png_bytep data, png_size_t n) {
+  auto* s = static_cast<PngSink*>(png_get_io_ptr(png));
+  if ((s->err = s->file->try_write(data, n)) != 0) png_error(png, "write failed");
+}
+inline void png_sink_flush(png_structp) {}
+inline void png_sink_error(png_structp png, png_const_charp msg) {
+  auto* s = static_cast<PngSink*>(png_get_error_ptr(png));
+  std::snprintf(s->message, sizeof s->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+inline void png_sink_warning(png_structp, png_const_charp) {}
+} // namespace detail
+
+/// Writes `rgb` (height, width, 3) to `path` with one tEXt chunk per (keyword, text) pair, atomically.
 inline void write_png(const std::filesystem::path& path, std::span<const std::uint8_t> rgb, std::int64_t width,
                       std::int64_t height, const std::vector<std::pair<std::string, std::string>>& text = {}) {
-  namespace fs = std::filesystem;
   check(width > 0 && height > 0 && static_cast<std::int64_t>(rgb.size()) == width * height * 3, path.string(),
         "PNG data of ", rgb.size(), " bytes does not fit ", width, "x", height, " RGB");
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  check(fs::is_directory(dir), path.string(), "cannot write: directory '", dir.string(), "' does not exist");
-  std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-  const int fd = mkstemp(tmpl.data());
-  check(fd >= 0, path.string(), "cannot write: no permission to create a file in '", dir.string(), "'");
-  const mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);  // mkstemp creates 0600; give the PNG ordinary file permissions
-  FILE* f = fdopen(fd, "wb");
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  AtomicFile file(path);
+  detail::PngSink sink{&file};
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, detail::png_sink_error, detail::png_sink_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   // libpng keeps pointers to the chunk strings until png_write_info; they live in `text` and `keys`.
   std::vector<png_text> chunks(text.size());
@@ -54,10 +68,10 @@ inline void write_png(const std::filesystem::path& path, std::span<const std::ui
     chunks[i].text = const_cast<char*>(text[i].second.c_str());
     chunks[i].text_length = text[i].second.size();
   }
-  bool ok = f && png && info;
+  bool ok = png && info;
   if (ok && setjmp(png_jmpbuf(png))) ok = false;
   else if (ok) {
-    png_init_io(png, f);
+    png_set_write_fn(png, &sink, detail::png_sink_write, detail::png_sink_flush);
     png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (!chunks.empty()) png_set_text(png, info, chunks.data(), static_cast<int>(chunks.size()));
@@ -67,18 +81,9 @@ inline void write_png(const std::filesystem::path& path, std::span<const std::ui
     png_write_end(png, nullptr);
   }
   if (png) png_destroy_write_struct(&png, info ? &info : nullptr);
-  if (f) {
-    ok = ok && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (std::fclose(f) == 0) && ok;
-  } else {
-    ::close(fd);
-  }
-  std::error_code ec;
-  if (ok) fs::rename(tmpl, path, ec);
-  if (!ok || ec) {
-    std::remove(tmpl.c_str());
-    fail(path.string(), "writing the PNG failed", ec ? ": " + ec.message() : std::string());
-  }
+  if (sink.err) file.fail_errno("writing the PNG", sink.err);
+  if (!ok) fail(path.string(), "writing the PNG failed: ", sink.message[0] ? sink.message : "libpng could not start");
+  file.commit();
 }
 
 /// An image read by `read_png`: (height, width, 3) bytes, row-major.
@@ -102,8 +107,11 @@ inline void png_read_warning(png_structp, png_const_charp) {}  // warnings (e.g.
 } // namespace detail
 
 /// Reads `path` as 8-bit RGB (gray, palette and 16-bit are converted; alpha is dropped). Sides above
-/// `max_side` pixels are refused before any pixel memory is allocated.
-inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_side = 16384) {
+/// `max_side` pixels, or more than `max_pixels` pixels in all (0: no such limit; callers pass what their
+/// memory allows, `max_pixels_why` saying so), are refused from the header, before any pixel memory is allocated
+/// or any data inflated.
+inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_side = 16384, std::int64_t max_pixels = 0,
+                         const std::string& max_pixels_why = {}) {
   ReadableFile file = ReadableFile::open(path, path.string());
   FILE* f = fdopen(file.fd(), "rb");
   check(f != nullptr, path.string(), "cannot open: ", std::strerror(errno));
@@ -124,7 +132,7 @@ inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_sid
   }
   RgbImage img;                    // constructed before setjmp: the longjmp must not skip a destructor
   std::vector<png_bytep> rows;
-  bool too_large = false;
+  bool too_large = false, too_many = false;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
     std::fclose(f);
@@ -134,7 +142,8 @@ inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_sid
   png_set_sig_bytes(png, 8);
   png_read_info(png, info);
   const std::int64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-  too_large = w > max_side || h > max_side;
+  too_many = max_pixels > 0 && w * h > max_pixels;
+  too_large = w > max_side || h > max_side || too_many;
   if (!too_large) {
     png_set_expand(png);
     png_set_strip_16(png);
@@ -152,6 +161,7 @@ inline RgbImage read_png(const std::filesystem::path& path, std::int64_t max_sid
   }
   png_destroy_read_struct(&png, &info, nullptr);
   std::fclose(f);
+  check(!too_many, path.string(), "PNG of ", w, "x", h, " has more than the ", max_pixels, " pixels ", max_pixels_why);
   check(!too_large, path.string(), "PNG of ", w, "x", h, " exceeds the limit of ", max_side, " px per side");
   return img;
 }

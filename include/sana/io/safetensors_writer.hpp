@@ -29,6 +29,7 @@
 #include "sana/core/error.hpp"
 #include "sana/core/tensor_view.hpp"
 #include "sana/core/utf8.hpp"
+#include "sana/io/atomic_file.hpp"
 #include "sana/io/safetensors.hpp"
 
 namespace sana {
@@ -56,19 +57,6 @@ inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
-inline bool write_all(int fd, const std::byte* p, std::size_t n) {
-  while (n > 0) {
-    const ::ssize_t w = ::write(fd, p, std::min<std::size_t>(n, std::size_t{1} << 30));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 } // namespace detail
 
 /// Collects tensors (not copied: their memory must stay valid until `write`) and metadata.
@@ -123,47 +111,17 @@ public:
     return out;
   }
 
-  /// Writes the file atomically (temporary file, fsync, rename, fsync of the directory).
+  /// Writes the file atomically (io::AtomicFile: temporary file, fsync, rename, fsync of the directory).
   void write(const std::filesystem::path& path) const {
-    const std::string where = path.string();
     const std::string header = build_header();
-    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
-    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd < 0) fail(where, "cannot create a temporary file in '", dir.string(), "': ", std::strerror(errno));
-
-    struct temp_guard {  // removes the temporary file unless the rename happened
-      int fd;
-      const std::string& name;
-      bool keep = false;
-      ~temp_guard() {
-        if (fd >= 0) ::close(fd);
-        if (!keep) ::unlink(name.c_str());
-      }
-    } guard{fd, tmpl};
-
-    auto io_fail = [&](const char* what) { fail(where, what, " '", tmpl, "' failed: ", std::strerror(errno)); };
-    if (::fchmod(fd, 0644) != 0) io_fail("chmod of");  // mkostemp creates 0600; weights are not secret
+    AtomicFile file(path);
     const std::uint64_t n = header.size();
     std::byte len[8];
     std::memcpy(len, &n, 8);
-    if (!detail::write_all(fd, len, 8) ||
-        !detail::write_all(fd, reinterpret_cast<const std::byte*>(header.data()), header.size()))
-      io_fail("writing");
-    for (const Pending* t : data_order())
-      if (!detail::write_all(fd, t->bytes.data(), t->bytes.size())) io_fail("writing");
-    if (::fsync(fd) != 0) io_fail("fsync of");
-    const int rc = ::close(guard.fd);
-    guard.fd = -1;
-    if (rc != 0) io_fail("closing");
-    if (::rename(tmpl.c_str(), path.c_str()) != 0) io_fail("renaming");
-    guard.keep = true;
-    // Make the rename itself durable; failure here leaves a complete file, so it is not an error.
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      (void)::fsync(dfd);
-      ::close(dfd);
-    }
+    file.write(len, 8);
+    file.write(header.data(), header.size());
+    for (const Pending* t : data_order()) file.write(t->bytes.data(), t->bytes.size());
+    file.commit();
   }
 
 private:

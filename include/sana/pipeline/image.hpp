@@ -18,8 +18,10 @@ namespace pipeline {
 /// The [0, 1] value diffusers' "np" output holds for a decoder value.
 inline float to_unit_range(float x) { return std::clamp(x * 0.5f + 0.5f, 0.0f, 1.0f); }
 
-/// The 8-bit value diffusers' "pil" output holds: round-half-to-even of unit·255.
+/// The 8-bit value diffusers' "pil" output holds: round-half-to-even of unit·255. NaN gives 0 (a cast of NaN
+/// would be undefined; the pipeline refuses non-finite images before they get here).
 inline std::uint8_t to_u8(float x) {
+  if (std::isnan(x)) return 0;
   return static_cast<std::uint8_t>(std::nearbyint(to_unit_range(x) * 255.0f));  // default rounding: ties to even
 }
 

@@ -13,7 +13,7 @@
 /// one branch, the guidance scale fed to the model (g = guidance_scale · guidance_embeds_scale,
 /// rounded to the model dtype as diffusers does), and the SCM sampler with fresh noise each step.
 ///
-/// Noise: image k of a request (prompt p, copy j, k = p·images_per_prompt + j) starts from
+/// Noise: image k of a request (prompt p, copy j, k = first_image + p·images_per_prompt + j) starts from
 /// `fill_normal(seed, k)` — Philox4x32-10, so an image depends only on (seed, k), never on batch
 /// layout or thread count. `initial_latents` replaces it (for comparisons with diffusers). The SCM
 /// sampler's noise at step i for image k is `fill_normal(seed, k + (i + 1)·2^32)`, or `step_noise`.
@@ -41,6 +41,7 @@
 #include "sana/io/json_file.hpp"
 #include "sana/ops.hpp"
 #include "sana/pipeline/image.hpp"
+#include "sana/pipeline/limits.hpp"
 #include "sana/pipeline/noise.hpp"
 #include "sana/pipeline/resolution.hpp"
 #include "sana/pipeline/scheduler_config.hpp"
@@ -68,6 +69,9 @@ struct GenerateRequest {
   std::string sampler;                   ///< "", "flow-dpm", "flow-euler" or "scm" (Sprint)
   double shift = 0.0;                    ///< 0: the scheduler config's
   std::uint64_t seed = 0;
+  /// Noise stream of the first image: image k draws stream first_image + k, so the images of several
+  /// requests (a CLI run's prompts) continue one sequence instead of repeating stream 0.
+  std::uint64_t first_image = 0;
   std::span<const float> initial_latents;  ///< (N, latent_channels, h, w) host floats, or empty
   std::span<const float> step_noise;       ///< SCM: (steps, N, latent_channels, h, w) host floats, or empty
   /// Record one step's model evaluation and replay it (CUDA graphs on the CUDA backend: one launch per step
@@ -99,6 +103,17 @@ struct GenerateResult {
   struct StageSeconds {
     double text = 0, denoise = 0, decode = 0;
   } seconds;
+};
+
+/// The sizes a request works at, from `SanaPipeline::plan` (before any work).
+struct GeneratePlan {
+  std::int64_t images = 0;              ///< prompts × images per prompt
+  std::int64_t height = 0, width = 0;   ///< the output size
+  std::int64_t gen_height = 0, gen_width = 0;  ///< the size the model generates at (after binning)
+  std::int64_t latent_channels = 0, latent_height = 0, latent_width = 0;
+  int steps = 0;
+  std::string sampler;
+  bool sprint = false;
 };
 
 /// T is the transformer's dtype; the text encoder and the VAE may run in others (diffusers' advice for the
@@ -161,6 +176,89 @@ public:
   /// The resolution the transformer was trained at (sample_size × VAE compression).
   std::int64_t native_size() const { return transformer_->config().sample_size * vae_scale(); }
 
+  /// The sizes, sampler and step count `generate(rq)` will use; checks the request against the model, the
+  /// documented limits (limits.hpp) and the machine's memory (estimate_bytes) without doing any work.
+  GeneratePlan plan(const GenerateRequest& rq) const {
+    check(!rq.prompts.empty(), "generate", "no prompt given");
+    for (std::size_t i = 0; i < rq.prompts.size(); ++i)
+      check(rq.prompts[i].size() <= max_prompt_bytes, "generate", "prompt ", i, " is ", rq.prompts[i].size(),
+            " bytes, above the limit of ", max_prompt_bytes);
+    check(rq.negative_prompt.size() <= max_prompt_bytes, "generate", "the negative prompt is ",
+          rq.negative_prompt.size(), " bytes, above the limit of ", max_prompt_bytes);
+    check(rq.images_per_prompt >= 1, "generate", "images per prompt must be >= 1, got ", rq.images_per_prompt);
+    check(static_cast<std::int64_t>(rq.prompts.size()) * rq.images_per_prompt <= max_images_per_request, "generate",
+          rq.prompts.size(), " prompts x ", rq.images_per_prompt, " images is above the limit of ",
+          max_images_per_request, " images per request");
+    check(rq.steps >= 0 && rq.steps <= max_steps, "generate", "steps must be in [1, ", max_steps,
+          "] (or 0 for the model's default), got ", rq.steps);
+    check(std::isfinite(rq.guidance_scale) && std::abs(rq.guidance_scale) <= max_guidance_scale, "generate",
+          "guidance scale must be in [", -max_guidance_scale, ", ", max_guidance_scale, "], got ", rq.guidance_scale);
+    check(std::isfinite(rq.pag_scale) && std::abs(rq.pag_scale) <= max_guidance_scale && std::isfinite(rq.pag_adaptive_scale) &&
+              std::abs(rq.pag_adaptive_scale) <= max_guidance_scale,
+          "generate", "PAG scales must be in [", -max_guidance_scale, ", ", max_guidance_scale, "], got ", rq.pag_scale,
+          " and ", rq.pag_adaptive_scale);
+    check(std::isfinite(rq.shift) && rq.shift >= 0, "generate", "shift must be > 0 (or 0 for the scheduler's), got ",
+          rq.shift);
+    GeneratePlan p;
+    const std::int64_t f = vae_scale();
+    p.height = rq.height > 0 ? rq.height : native_size();
+    p.width = rq.width > 0 ? rq.width : native_size();
+    check(p.height % 32 == 0 && p.width % 32 == 0 && rq.height >= 0 && rq.width >= 0, "generate",
+          "height and width must be multiples of 32, got ", p.width, "x", p.height);
+    check(p.height <= max_image_side && p.width <= max_image_side, "generate", "size ", p.width, "x", p.height,
+          " is above the limit of ", max_image_side, " px per side");
+    p.gen_height = p.height;
+    p.gen_width = p.width;
+    const auto bins = aspect_bins_for(native_size());
+    if (rq.resolution_binning && !bins.empty()) {
+      const AspectBin b = closest_bin(bins, p.height, p.width);
+      p.gen_height = b.height;
+      p.gen_width = b.width;
+    }
+    check(p.gen_height % f == 0 && p.gen_width % f == 0, "generate", "size ", p.gen_width, "x", p.gen_height,
+          " is not a multiple of the VAE's ", f);
+    const auto& tc = transformer_->config();
+    p.images = static_cast<std::int64_t>(rq.prompts.size()) * rq.images_per_prompt;
+    p.latent_channels = tc.in_channels;
+    p.latent_height = p.gen_height / f;
+    p.latent_width = p.gen_width / f;
+    // Sprint: guidance goes into the model, one branch; the sampler is SCM and only SCM.
+    p.sprint = tc.guidance_embeds;
+    p.sampler = !rq.sampler.empty() ? rq.sampler : p.sprint ? std::string("scm") : scheduler_.sampler;
+    check(p.sprint == (p.sampler == "scm"), "generate",
+          p.sprint ? "this transformer embeds guidance (Sana-Sprint) and samples with scm only, not '" + p.sampler + "'"
+                   : std::string("the scm sampler needs a Sana-Sprint transformer (guidance_embeds)"));
+    check(!p.sprint || rq.pag_scale <= 0, "generate", "PAG is not available for Sana-Sprint models");
+    p.steps = rq.steps > 0 ? rq.steps : p.sprint ? 2 : 20;
+    check_memory(rq, p);
+    return p;
+  }
+
+  /// Bytes of activations and buffers `generate(rq)` needs at its peak (weights not included), estimated from the
+  /// plan: the denoising batch and its text K/V, the sampler's latent buffers, and the decoder's planned region
+  /// (one tile's when tiled) plus the images.
+  std::uint64_t estimate_bytes(const GenerateRequest& rq, const GeneratePlan& p) const {
+    const auto& tc = transformer_->config();
+    const double branches = (rq.guidance_scale > 1.0 && !p.sprint ? 2 : 1) + (rq.pag_scale > 0 ? 1 : 0);
+    const double n = static_cast<double>(p.images), tokens = static_cast<double>(p.latent_height * p.latent_width);
+    const double latent = n * static_cast<double>(p.latent_channels) * tokens * 4.0;
+    const double width = static_cast<double>(tc.width()), mlp = width * 2.5 * 2.0;  // Mix-FFN's GLU hidden
+    const double dit = branches * n * tokens * (4.0 * width + 2.0 * mlp) * sizeof(T) +
+                       branches * n * static_cast<double>(rq.max_sequence_length) * width * 2.0 *
+                           static_cast<double>(tc.num_layers) * sizeof(T);
+    const double sampler = latent * 8.0 + (p.sprint ? latent * p.steps : 0.0);
+    const Shape<4> z{p.images, p.latent_channels, p.latent_height, p.latent_width};
+    dcae::Tiling t;
+    const bool tiled = rq.vae_tiling && dcae::decode_needs_tiling(vae_->config, t, p.latent_height, p.latent_width);
+    const double decode = tiled ? static_cast<double>(vae_->decoder.plan_bytes(Shape<4>{p.images, p.latent_channels,
+                                                                                           t.tile_h / vae_scale(),
+                                                                                           t.tile_w / vae_scale()}))
+                                : static_cast<double>(vae_->decoder.plan_bytes(z));
+    const double images = n * 3.0 * static_cast<double>(p.gen_height * p.gen_width) * (4.0 * 3.0 + sizeof(TVae)) +
+                          n * 3.0 * static_cast<double>(p.height * p.width) * 5.0;
+    return static_cast<std::uint64_t>(std::max(dit + sampler, decode + images) + latent * 4.0);
+  }
+
   GenerateResult generate(Ctx& ctx, const GenerateRequest& rq, const GenerateCallbacks& cb = {}) {
     using Clock = std::chrono::steady_clock;
     auto stage_end = [&ctx, t = Clock::now()]() mutable {  // seconds since the previous stage ended
@@ -171,33 +269,14 @@ public:
       return s;
     };
     GenerateResult::StageSeconds seconds;
-    check(!rq.prompts.empty(), "generate", "no prompt given");
-    check(rq.images_per_prompt >= 1, "generate", "images per prompt must be >= 1, got ", rq.images_per_prompt);
-    check(rq.steps >= 0, "generate", "steps must be >= 1 (or 0 for the model's default), got ", rq.steps);
-    const std::int64_t f = vae_scale();
-    const std::int64_t H = rq.height > 0 ? rq.height : native_size(), W = rq.width > 0 ? rq.width : native_size();
-    check(H % 32 == 0 && W % 32 == 0, "generate", "height and width must be multiples of 32, got ", W, "x", H);
-    std::int64_t gh = H, gw = W;  // the size the model generates at
-    const auto bins = aspect_bins_for(native_size());
-    if (rq.resolution_binning && !bins.empty()) {
-      const AspectBin b = closest_bin(bins, H, W);
-      gh = b.height;
-      gw = b.width;
-    }
-    check(gh % f == 0 && gw % f == 0, "generate", "size ", gw, "x", gh, " is not a multiple of the VAE's ", f);
-
+    const GeneratePlan pl = plan(rq);
     const auto& tc = transformer_->config();
-    const std::int64_t P = static_cast<std::int64_t>(rq.prompts.size()), N = P * rq.images_per_prompt;
-    const std::int64_t Cl = tc.in_channels, h = gh / f, w = gw / f, latent_numel = N * Cl * h * w;
-    // Sprint: guidance goes into the model, one branch; the sampler is SCM and only SCM.
-    const bool sprint = tc.guidance_embeds;
-    const std::string sampler = !rq.sampler.empty() ? rq.sampler : sprint ? std::string("scm") : scheduler_.sampler;
-    check(sprint == (sampler == "scm"), "generate",
-          sprint ? "this transformer embeds guidance (Sana-Sprint) and samples with scm only, not '" + sampler + "'"
-                 : std::string("the scm sampler needs a Sana-Sprint transformer (guidance_embeds)"));
-    check(!sprint || rq.pag_scale <= 0, "generate", "PAG is not available for Sana-Sprint models");
-    check(std::isfinite(rq.guidance_scale), "generate", "guidance scale must be finite, got ", rq.guidance_scale);
-    const int steps = rq.steps > 0 ? rq.steps : sprint ? 2 : 20;
+    const std::int64_t N = pl.images, Cl = pl.latent_channels, h = pl.latent_height, w = pl.latent_width;
+    const std::int64_t H = pl.height, W = pl.width, gh = pl.gen_height, gw = pl.gen_width, f = vae_scale();
+    const std::int64_t latent_numel = N * Cl * h * w;
+    const bool sprint = pl.sprint;
+    const std::string& sampler = pl.sampler;
+    const int steps = pl.steps;
     sampling::Guidance guide{sprint ? 1.0 : rq.guidance_scale, rq.pag_scale, rq.pag_adaptive_scale};
     check(!guide.do_pag() || !rq.pag_blocks.empty(), "generate", "PAG needs at least one transformer block");
     transformer_->set_pag_blocks(guide.do_pag() ? std::span<const std::int64_t>(rq.pag_blocks)
@@ -233,6 +312,7 @@ public:
       put(cond);
       if (guide.do_pag()) put(cond);
     }
+    require_finite(ctx, TensorView<const T, 3, space>(text_batch.view()), "the prompt embeddings (text encoder)");
     auto text_kv = transformer_->encode_text(ctx, ws, TensorView<const T, 3, space>(text_batch.view()), mask);
     ws.reset();
 
@@ -243,6 +323,8 @@ public:
     {
       std::vector<float> host(static_cast<std::size_t>(latent_numel));
       if (!rq.initial_latents.empty()) {
+        check(std::all_of(rq.initial_latents.begin(), rq.initial_latents.end(), [](float v) { return std::isfinite(v); }),
+              "generate", "the initial latents hold NaN or Inf");
         check(static_cast<std::int64_t>(rq.initial_latents.size()) == latent_numel, "generate", "initial latents hold ",
               rq.initial_latents.size(), " values, (", N, ", ", Cl, ", ", h, ", ", w, ") needs ", latent_numel);
         std::copy(rq.initial_latents.begin(), rq.initial_latents.end(), host.begin());
@@ -250,7 +332,7 @@ public:
         const std::size_t per = static_cast<std::size_t>(Cl * h * w);
         for (std::int64_t k = 0; k < N; ++k)
           fill_normal(std::span<float>(host).subspan(static_cast<std::size_t>(k) * per, per), rq.seed,
-                      static_cast<std::uint64_t>(k));
+                      rq.first_image + static_cast<std::uint64_t>(k));
       }
       backend_traits<B>::upload(ctx, x.data(), host.data(), host.size() * sizeof(float));
     }
@@ -354,6 +436,8 @@ public:
       noise_table = Tensor<float, 5, B>({steps, N, Cl, h, w});
       std::vector<float> host(static_cast<std::size_t>(steps) * latent_size);
       if (!rq.step_noise.empty()) {
+        check(std::all_of(rq.step_noise.begin(), rq.step_noise.end(), [](float v) { return std::isfinite(v); }),
+              "generate", "the step noise holds NaN or Inf");
         std::copy(rq.step_noise.begin(), rq.step_noise.end(), host.begin());
       } else {
         const std::size_t per = static_cast<std::size_t>(Cl * h * w);
@@ -362,7 +446,7 @@ public:
             fill_normal(std::span<float>(host).subspan(static_cast<std::size_t>(i) * latent_size +
                                                            static_cast<std::size_t>(k) * per,
                                                        per),
-                        rq.seed, static_cast<std::uint64_t>(k) + (static_cast<std::uint64_t>(i + 1) << 32));
+                        rq.seed, rq.first_image + static_cast<std::uint64_t>(k) + (static_cast<std::uint64_t>(i + 1) << 32));
       }
       backend_traits<B>::upload(ctx, noise_table.data(), host.data(), host.size() * sizeof(float));
     }
@@ -406,6 +490,7 @@ public:
       fail("generate", "unknown sampler '", sampler, "' (flow-dpm, flow-euler, scm)");
     }
 
+    require_finite(ctx, TensorView<const float, 4, space>(x.view()), "the latents after denoising");
     seconds.denoise = stage_end();
 
     // 4. Decode: latents / scaling_factor → images.
@@ -436,6 +521,9 @@ public:
       img = to_float_host(ctx, out);
     }
 
+    check(std::all_of(img.begin(), img.end(), [](float v) { return std::isfinite(v); }), "generate",
+          "the decoded images hold NaN or Inf (the VAE decoder's weights, or its dtype's range)");
+
     // 5. Back to the requested size when binning moved it.
     GenerateResult r;
     r.count = N;
@@ -464,6 +552,26 @@ public:
 
 private:
   SanaPipeline() = default;
+
+  /// Refuses a request whose estimated peak exceeds the machine's memory (host backends; the CUDA backend
+  /// reports its own allocation failures with the size asked for).
+  void check_memory(const GenerateRequest& rq, const GeneratePlan& p) const {
+    if constexpr (std::is_same_v<space, host_space>)
+      require_memory(static_cast<double>(estimate_bytes(rq, p)), "generate",
+                     std::to_string(p.images) + " image(s) of " + std::to_string(p.width) + "x" + std::to_string(p.height),
+                     rq.vae_tiling ? "; lower the size or the number of images"
+                                   : "; lower the size or the number of images, or decode in tiles");
+  }
+
+  /// One host pass per stage: NaN or Inf there fails the request with the stage named, instead of a flat image.
+  template <class U, std::size_t R>
+  static void require_finite(Ctx& ctx, TensorView<const U, R, space> t, const char* stage) {
+    const auto host = to_host<B>(ctx, t);
+    const U* d = host.data();
+    check(std::all_of(d, d + host.numel(), [](U v) { return std::isfinite(to_float(v)); }), "generate", stage,
+          " hold NaN or Inf: non-finite weights or inputs, or values beyond the dtype's range (a very large "
+          "guidance scale)");
+  }
 
   template <class U>
   static std::vector<float> to_float_host(Ctx& ctx, const Tensor<U, 4, B>& t) {
