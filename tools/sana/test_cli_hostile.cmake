@@ -44,6 +44,22 @@ file(WRITE ${WORK}/dup_key.json "[{\"prompt\": \"a\", \"prompt\": \"b\"}]")
 file(WRITE ${WORK}/nul.json "[{\"prompt\": \"a\\u0000b\"}]")
 file(WRITE ${WORK}/size.json "[{\"prompt\": \"a\"}, {\"prompt\": \"b\", \"width\": 96, \"height\": 100}]")
 string(REPEAT "x" 260 long)
+# Config fields: sizes beyond the caps or the machine, values we do not implement, nonsense values.
+function(edited_model to file from replacement)
+  copy_model(${to})
+  file(READ ${to}/${file} text)
+  string(REPLACE "${from}" "${replacement}" text "${text}")
+  file(WRITE ${to}/${file} "${text}")
+endfunction()
+edited_model(${WORK}/huge_layers transformer/config.json "\"num_layers\": 2" "\"num_layers\": 100000000")
+edited_model(${WORK}/huge_vocab text_encoder/config.json "\"vocab_size\": 700" "\"vocab_size\": 1000000000")
+edited_model(${WORK}/heun scheduler/scheduler_config.json "\"midpoint\"" "\"heun\"")
+edited_model(${WORK}/inf_shift scheduler/scheduler_config.json "\"flow_shift\": 3.0" "\"flow_shift\": Infinity")
+edited_model(${WORK}/epsilon scheduler/scheduler_config.json "\"flow_prediction\"" "\"epsilon\"")
+edited_model(${WORK}/rope text_encoder/config.json "\"rope_theta\": 10000.0" "\"rope_theta\": -1")
+edited_model(${WORK}/window text_encoder/config.json "\"sliding_window\": 4" "\"sliding_window\": 0")
+edited_model(${WORK}/scaling vae/config.json "\"scaling_factor\": 0.41407" "\"scaling_factor\": 0")
+edited_model(${WORK}/vae_class vae/config.json "\"AutoencoderDC\"" "\"AutoencoderKL\"")
 set(hostile ${DATA}/../hostile)
 
 set(base "generate^-p^a cat^--steps^1")  # ^ separates arguments inside one case
@@ -78,6 +94,16 @@ set(cases
   "width-huge|2|-W must be in .32, 8192.|${base}^--model^${MODEL}^-W^65536^-o^${WORK}/out/a.png"
   "batch-huge|2|--batch must be in .1, 256.|${base}^--model^${MODEL}^--batch^1000000^-o^${WORK}/out/a.png"
   "max-seq-len|2|--max-sequence-length must be in|encode^--model^${MODEL}^--prompt^a^--max-sequence-length^100000^--out^${WORK}/out/e.safetensors"
+  # config fields
+  "cfg-num-layers|1|'num_layers' = 100000000 is above the limit of 4096|${base}^--model^${WORK}/huge_layers^-o^${WORK}/out/a.png"
+  "cfg-vocab|1|'vocab_size' = 1000000000 is above the limit|${base}^--model^${WORK}/huge_vocab^-o^${WORK}/out/a.png"
+  "cfg-heun|1|field 'solver_type' = \"heun\" is not implemented|${base}^--model^${WORK}/heun^-o^${WORK}/out/a.png"
+  "cfg-inf-shift|1|'flow_shift' must be a number, got \"Infinity\"|${base}^--model^${WORK}/inf_shift^-o^${WORK}/out/a.png"
+  "cfg-epsilon|1|'prediction_type' = \"epsilon\"|${base}^--model^${WORK}/epsilon^-o^${WORK}/out/a.png"
+  "cfg-rope|1|rope_theta must be a positive number, got -1|${base}^--model^${WORK}/rope^-o^${WORK}/out/a.png"
+  "cfg-window|1|sliding_window must be positive|${base}^--model^${WORK}/window^-o^${WORK}/out/a.png"
+  "cfg-scaling|1|scaling_factor must be a positive number|${base}^--model^${WORK}/scaling^-o^${WORK}/out/a.png"
+  "cfg-class|1|'_class_name' is 'AutoencoderKL', not a class this loader reads|${base}^--model^${WORK}/vae_class^-o^${WORK}/out/a.png"
   # latents: every dimension checked, non-finite values refused
   "latents-shape|1|are \\(1, 8, 8, 32\\) but prompt 0 generates 64x64 px|${base}^--model^${MODEL}^--latents^${hostile}/latents_wrong_shape.safetensors^-o^${WORK}/out/a.png"
   "latents-nan|1|\"latents\" hold NaN or Inf|${base}^--model^${MODEL}^--latents^${hostile}/latents_nan.safetensors^-o^${WORK}/out/a.png"

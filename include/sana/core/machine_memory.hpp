@@ -39,5 +39,23 @@ inline void require_memory(double bytes, std::string_view where, std::string_vie
        std::round(static_cast<double>(have) / gib * 10) / 10, " GiB this machine has", hint);
 }
 
+/// Caps on model config sizes (docs/io.md): far above every Sana, Gemma-2 and DC-AE model, low enough that products
+/// of a few of them cannot overflow int64 before the memory check below sees them.
+inline constexpr std::int64_t max_config_dimension = 1 << 20;  ///< widths, channels, heads, vocabulary entries / 64
+inline constexpr std::int64_t max_config_layers = 4096;
+
+/// "[where] 'key' = v is above the limit of max" for a config size field.
+inline void check_config_size(std::string_view where, std::string_view key, std::int64_t v,
+                              std::int64_t max = max_config_dimension) {
+  check(v <= max, where, "'", key, "' = ", v, " is above the limit of ", max);
+}
+
+/// The weights a config describes must fit the machine (as fp32, the widest dtype they are converted through at
+/// load): a config with a huge `num_layers` or `hidden_size` fails here, naming the file, instead of in an allocation.
+inline void require_weights_fit(double parameters, std::string_view where, std::string_view what) {
+  require_memory(parameters * 4.0, where, std::string(what) + " (" + std::to_string(static_cast<long long>(parameters)) +
+                                              " parameters as fp32)");
+}
+
 } // namespace SANA_ABI_NAMESPACE
 } // namespace sana

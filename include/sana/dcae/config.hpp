@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sana/core/error.hpp"
+#include "sana/core/machine_memory.hpp"
 #include "sana/io/json_file.hpp"
 
 namespace sana {
@@ -113,6 +114,15 @@ inline StageConfig parse_side(const io::JsonConfig& j, const char* side, bool de
     for (auto k : s.multiscales[i]) check(k >= 1 && k % 2 == 1, j.name(), "multi-scale kernel size ", k, " must be odd");
   }
   check(s.layers[0] > 0 || n >= 2, j.name(), "the ", p, " needs blocks in stage 0 or a second stage");
+  check(n <= 16, j.name(), "'", p, "_block_out_channels' has ", n, " stages, above the limit of 16");
+  double params = 0;  // ResBlocks (two 3x3 convs), attention blocks and the stage's resampling conv, roughly
+  for (std::size_t i = 0; i < n; ++i) {
+    check_config_size(j.name(), p + "_block_out_channels[" + std::to_string(i) + "]", s.channels[i]);
+    check_config_size(j.name(), p + "_layers_per_block[" + std::to_string(i) + "]", s.layers[i], max_config_layers);
+    const double c = static_cast<double>(s.channels[i]);
+    params += static_cast<double>(s.layers[i] + 1) * 18.0 * c * c;
+  }
+  require_weights_fit(params, j.name(), "the " + p + " this config describes");
   return s;
 }
 } // namespace detail
@@ -122,6 +132,7 @@ inline Config Config::from_json(const io::JsonConfig& j) {
   c.in_channels = j.get_or<std::int64_t>("in_channels", 3);
   c.latent_channels = j.get_or<std::int64_t>("latent_channels", 32);
   c.attention_head_dim = j.get_or<std::int64_t>("attention_head_dim", 32);
+  j.expect_class({"AutoencoderDC"});
   c.encoder = detail::parse_side(j, "encoder", false);
   c.decoder = detail::parse_side(j, "decoder", true);
   const auto up = j.get_or<std::string>("upsample_block_type", "pixel_shuffle");

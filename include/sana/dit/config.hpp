@@ -9,6 +9,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/core/machine_memory.hpp"
 #include "sana/io/json_file.hpp"
 
 namespace sana {
@@ -60,10 +61,28 @@ struct TransformerConfig {
     check(norm_eps > 0, where, "'norm_eps' must be positive");
     check(!interpolation_scale || *interpolation_scale > 0, where, "'interpolation_scale' must be positive");
     check(width() % 4 == 0 || !interpolation_scale, where, "the sincos positional embedding needs a width divisible by 4");
+    for (auto [v, key] : {std::pair{in_channels, "in_channels"}, {out_channels, "out_channels"},
+                          {num_attention_heads, "num_attention_heads"}, {attention_head_dim, "attention_head_dim"},
+                          {num_cross_attention_heads, "num_cross_attention_heads"},
+                          {cross_attention_head_dim, "cross_attention_head_dim"}, {caption_channels, "caption_channels"},
+                          {sample_size, "sample_size"}, {width(), "num_attention_heads * attention_head_dim"}})
+      check_config_size(where, key, v);
+    check_config_size(where, "num_layers", num_layers, max_config_layers);
+    check(mlp_ratio <= 64, where, "'mlp_ratio' ", mlp_ratio, " is above the limit of 64");
+    require_weights_fit(approx_parameters(), where, "the transformer this config describes");
+  }
+
+  /// Parameters of the model this config describes, within a few percent (blocks, caption and time embeddings).
+  double approx_parameters() const {
+    const double c = static_cast<double>(width()), f = static_cast<double>(ffn_hidden());
+    const double block = 4 * c * c + 2 * c * static_cast<double>(cross_width()) + 2 * c * c + 3 * c * f + 6 * c;
+    return static_cast<double>(num_layers) * block + static_cast<double>(caption_channels) * c + c * c +
+           8 * c * c + static_cast<double>(in_channels + out_channels) * c;
   }
 
   /// Reads a diffusers `config.json`; absent keys take diffusers' defaults.
   static TransformerConfig from_json(const io::JsonConfig& j) {
+    j.expect_class({"SanaTransformer2DModel"});
     TransformerConfig c;
     c.in_channels = j.get_or<std::int64_t>("in_channels", c.in_channels);
     c.out_channels = j.get_or<std::int64_t>("out_channels", c.in_channels);

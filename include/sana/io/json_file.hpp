@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -174,6 +175,20 @@ public:
     if (it == obj_->end() || it->is_null()) return std::nullopt;
     return detail::json_as<T>(*it, name_, path(key));
   }
+  /// When `key` (default "_class_name") is present it must name one of `classes`: a config of another model class
+  /// would otherwise load as if it were ours.
+  void expect_class(std::initializer_list<std::string_view> classes, std::string_view key = "_class_name") const {
+    const auto v = get_optional<std::string>(key);
+    if (!v) return;
+    std::string known;
+    for (auto c : classes) {
+      if (*v == c) return;
+      known += (known.empty() ? "" : ", ") + std::string(c);
+    }
+    fail(name_, detail::quote_name(path(key)), " is ", detail::quote_name(*v), ", not a class this loader reads (",
+         known, ")");
+  }
+
   /// A nested object; errors about its keys read 'outer.inner'.
   JsonConfig object(std::string_view key) const {
     const auto it = obj_->find(key);

@@ -134,7 +134,8 @@ public:
     io::require_directory(dir, "pipeline", " (the model folder)");
     check(fs::exists(dir / "model_index.json"), "pipeline", "'", dir.string(),
           "' is not a diffusers Sana folder: model_index.json is missing");
-    io::JsonConfig::load(dir / "model_index.json", "model_index.json");
+    io::JsonConfig::load(dir / "model_index.json", "model_index.json")
+        .expect_class({"SanaPipeline", "SanaPAGPipeline", "SanaSprintPipeline", "SanaSprintImg2ImgPipeline"});
     for (const char* part : {"transformer", "vae", "text_encoder", "tokenizer", "scheduler"})
       check(fs::is_directory(dir / part), "pipeline", "component '", part, "' is missing from '", dir.string(), "'");
     check(fs::exists(dir / "scheduler" / "scheduler_config.json"), "pipeline",
@@ -475,6 +476,10 @@ public:
       c.shift = shift;
       c.order = scheduler_.order;
       c.num_train_timesteps = scheduler_.num_train_timesteps;
+      c.lower_order_final = scheduler_.lower_order_final;
+      c.euler_at_final = scheduler_.euler_at_final;
+      c.final_sigma = scheduler_.final_sigma_min ? sampling::FinalSigma::sigma_min : sampling::FinalSigma::zero;
+      c.beta_start = scheduler_.beta_start;
       sampling::FlowDpmSolver s(c);
       run_sampler(s);
     } else if (sampler == "flow-euler") {

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
+#include <algorithm>
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
@@ -18,42 +20,135 @@ namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 namespace pipeline {
 
-/// The sampler settings read from scheduler/scheduler_config.json.
+namespace detail {
+/// A scheduler field we do not implement: accepted only at the value(s) that leave the computation as we do it.
+struct FixedField {
+  const char* key;
+  std::vector<nlohmann::json> allowed;  ///< the first is diffusers' default / Sana's value
+  const char* why;
+};
+
+/// Every key of `j` must be one we read (`honoured`), one that cannot change the result under Sana's settings
+/// (`inert`, with any value), or a `FixedField` at an allowed value; anything else names the file and field.
+inline void check_scheduler_fields(const io::JsonConfig& j, const std::string& cls, std::initializer_list<const char*> honoured,
+                                   std::initializer_list<const char*> inert, const std::vector<FixedField>& fixed) {
+  for (const std::string& key : j.keys()) {
+    if (key.starts_with("_")) continue;  // _class_name, _diffusers_version
+    auto in = [&](std::initializer_list<const char*> l) {
+      return std::any_of(l.begin(), l.end(), [&](const char* k) { return key == k; });
+    };
+    if (in(honoured) || in(inert)) continue;
+    const auto f = std::find_if(fixed.begin(), fixed.end(), [&](const FixedField& x) { return key == x.key; });
+    check(f != fixed.end(), j.name(), cls, " field '", key,
+          "' is not one this version of sana-cpp knows; it would be ignored, so it is refused");
+    const auto& v = j.json()[key];
+    const bool ok = std::any_of(f->allowed.begin(), f->allowed.end(), [&](const nlohmann::json& a) { return v == a; });
+    check(ok, j.name(), cls, " field '", key, "' = ", v.dump(), " is not implemented (", f->why, "; supported: ",
+          nlohmann::json(f->allowed).dump(), ")");
+  }
+}
+} // namespace detail
+
+/// The sampler settings read from scheduler/scheduler_config.json. Every field of the three scheduler classes is
+/// honoured, inert under Sana's flow sigmas, or refused at a value we do not implement (docs/io.md).
 struct SchedulerSettings {
   std::string sampler = "flow-dpm";  ///< "flow-dpm" (DPMSolverMultistepScheduler), "flow-euler" or "scm"
   double shift = 3.0;
   int order = 2;
   int num_train_timesteps = 1000;
   double sigma_data = 0.5;  ///< SCM only
+  // DPMSolverMultistepScheduler's final-step rules (sampling::FlowDpmSolverConfig).
+  bool lower_order_final = true, euler_at_final = false;
+  bool final_sigma_min = false;  ///< final_sigmas_type "sigma_min" (else "zero")
+  double beta_start = 0.0001;    ///< σ_min = sqrt(β_0 / (1 − β_0)) for final_sigmas_type "sigma_min"
 
   static SchedulerSettings from_json(const io::JsonConfig& j) {
     SchedulerSettings s;
     const std::string cls = j.get_or<std::string>("_class_name", "DPMSolverMultistepScheduler");
-    if (cls == "DPMSolverMultistepScheduler") s.sampler = "flow-dpm";
-    else if (cls == "FlowMatchEulerDiscreteScheduler") s.sampler = "flow-euler";
-    else if (cls == "SCMScheduler") s.sampler = "scm";
+    if (cls == "DPMSolverMultistepScheduler") s.read_dpm(j);
+    else if (cls == "FlowMatchEulerDiscreteScheduler") s.read_euler(j);
+    else if (cls == "SCMScheduler") s.read_scm(j);
     else fail(j.name(), "unknown scheduler '", cls,
               "' (supported: DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, SCMScheduler)");
-    if (s.sampler == "scm") {
-      const std::string pred = j.get_or<std::string>("prediction_type", "trigflow");
-      check(pred == "trigflow", j.name(), "SCMScheduler prediction_type '", pred, "' is not supported (trigflow)");
-      s.sigma_data = j.get_or<double>("sigma_data", 0.5);
-      check(std::isfinite(s.sigma_data) && s.sigma_data > 0, j.name(), "sigma_data must be > 0, got ", s.sigma_data);
-    }
-    s.shift = j.get_or<double>(s.sampler == "flow-dpm" ? "flow_shift" : "shift", 3.0);
-    const std::int64_t order = j.get_or<std::int64_t>("solver_order", 2);
     const std::int64_t train = j.get_or<std::int64_t>("num_train_timesteps", 1000);
     check(std::isfinite(s.shift) && s.shift > 0, j.name(), "the flow shift must be a positive number, got ", s.shift);
-    check(order >= 1 && order <= 3, j.name(), "solver_order must be 1, 2 or 3, got ", order);
     check(train >= 1 && train <= 1000000, j.name(), "num_train_timesteps must be in [1, 1000000], got ", train);
-    s.order = static_cast<int>(order);
     s.num_train_timesteps = static_cast<int>(train);
     return s;
+  }
+
+private:
+  void read_dpm(const io::JsonConfig& j) {
+    using nlohmann::json;
+    sampler = "flow-dpm";
+    detail::check_scheduler_fields(
+        j, "DPMSolverMultistepScheduler",
+        {"num_train_timesteps", "solver_order", "flow_shift", "lower_order_final", "euler_at_final", "final_sigmas_type",
+         "beta_start"},
+        // With use_flow_sigmas the sigmas come from flow_shift alone: the beta table, its spacing and clipping only
+        // feed final_sigmas_type "sigma_min" (beta_start, checked there); thresholding's knobs need thresholding.
+        {"beta_end", "beta_schedule", "trained_betas", "lambda_min_clipped", "timestep_spacing", "steps_offset", "dynamic_thresholding_ratio",
+         "sample_max_value", "time_shift_type"},
+        {{"prediction_type", {"flow_prediction"}, "Sana predicts the flow velocity"},
+         {"use_flow_sigmas", {true}, "Sana's schedules are flow sigmas"},
+         {"algorithm_type", {"dpmsolver++"}, "only the deterministic DPM-Solver++ data-prediction update"},
+         {"solver_type", {"midpoint"}, "only the midpoint second-order update"},
+         {"thresholding", {false}, "dynamic thresholding"},
+         {"variance_type", {nullptr}, "learned variance"},
+         {"use_karras_sigmas", {false}, "Karras sigmas"},
+         {"use_exponential_sigmas", {false}, "exponential sigmas"},
+         {"use_beta_sigmas", {false}, "beta sigmas"},
+         {"use_lu_lambdas", {false}, "Lu's lambdas"},
+         {"use_dynamic_shifting", {false}, "resolution-dependent shifting"},
+         {"rescale_betas_zero_snr", {false}, "zero-SNR betas"}});
+    shift = j.get_or<double>("flow_shift", 3.0);
+    const std::int64_t o = j.get_or<std::int64_t>("solver_order", 2);
+    check(o >= 1 && o <= 3, j.name(), "solver_order must be 1, 2 or 3, got ", o);
+    order = static_cast<int>(o);
+    lower_order_final = j.get_or<bool>("lower_order_final", true);
+    euler_at_final = j.get_or<bool>("euler_at_final", false);
+    const std::string final = j.get_or<std::string>("final_sigmas_type", "zero");
+    check(final == "zero" || final == "sigma_min", j.name(), "final_sigmas_type '", final, "' is not one of zero, sigma_min");
+    final_sigma_min = final == "sigma_min";
+    if (final_sigma_min) {  // σ_min comes from the beta table's first entry, which is beta_start only for these
+      const std::string schedule = j.get_or<std::string>("beta_schedule", "linear");
+      check(schedule == "linear" || schedule == "scaled_linear", j.name(), "final_sigmas_type 'sigma_min' with beta_schedule '",
+            schedule, "' is not implemented (linear, scaled_linear)");
+      check(!j.contains("trained_betas") || j.json()["trained_betas"].is_null(), j.name(),
+            "final_sigmas_type 'sigma_min' with trained_betas is not implemented");
+    }
+    beta_start = j.get_or<double>("beta_start", 0.0001);
+    check(std::isfinite(beta_start) && beta_start > 0 && beta_start < 1, j.name(), "beta_start must be in (0, 1), got ",
+          beta_start);
+  }
+
+  void read_euler(const io::JsonConfig& j) {
+    sampler = "flow-euler";
+    detail::check_scheduler_fields(
+        j, "FlowMatchEulerDiscreteScheduler", {"num_train_timesteps", "shift"},
+        {"base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len", "time_shift_type"},  // dynamic shifting's
+        {{"use_dynamic_shifting", {false}, "resolution-dependent shifting"},
+         {"invert_sigmas", {false}, "inverted sigmas"},
+         {"shift_terminal", {nullptr}, "a stretched terminal sigma"},
+         {"use_karras_sigmas", {false}, "Karras sigmas"},
+         {"use_exponential_sigmas", {false}, "exponential sigmas"},
+         {"use_beta_sigmas", {false}, "beta sigmas"},
+         {"stochastic_sampling", {false}, "stochastic sampling"}});
+    shift = j.get_or<double>("shift", 3.0);
+  }
+
+  void read_scm(const io::JsonConfig& j) {
+    sampler = "scm";
+    detail::check_scheduler_fields(j, "SCMScheduler", {"num_train_timesteps", "sigma_data"}, {},
+                                   {{"prediction_type", {"trigflow"}, "Sana-Sprint's TrigFlow parameterisation"}});
+    sigma_data = j.get_or<double>("sigma_data", 0.5);
+    check(std::isfinite(sigma_data) && sigma_data > 0, j.name(), "sigma_data must be > 0, got ", sigma_data);
   }
 };
 
 /// Reads a diffusers scheduler config. Python's json writes ±Infinity and NaN (e.g. lambda_min_clipped: -inf),
-/// which strict JSON rejects; outside strings they become null (the sampler reads none of those keys).
+/// which strict JSON rejects; outside strings they become the strings "-Infinity", "Infinity", "NaN", so a field we
+/// read as a number refuses them ("'flow_shift' must be a number, got "Infinity"") and inert fields keep any value.
 inline io::JsonConfig parse_scheduler_config(std::string_view text, const std::string& name) {
   std::string out;
   bool in_string = false;
@@ -69,7 +164,9 @@ inline io::JsonConfig parse_scheduler_config(std::string_view text, const std::s
     bool replaced = false;
     for (std::string_view word : {"-Infinity", "Infinity", "NaN"})
       if (text.compare(i, word.size(), word) == 0) {
-        out += "null";
+        out += '"';
+        out += word;
+        out += '"';
         i += word.size() - 1;
         replaced = true;
         break;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sana/core/machine_memory.hpp"
 #include "sana/core/tensor.hpp"
 #include "sana/core/workspace.hpp"
 #include "sana/io/model_folder.hpp"
@@ -54,6 +55,10 @@ struct Gemma2Config {
   static Gemma2Config from_json(const io::JsonConfig& j) {
     Gemma2Config c;
     const auto where = j.name();
+    if (const auto arch = j.get_optional<std::vector<std::string>>("architectures"))
+      for (const auto& a : *arch)
+        check(a == "Gemma2Model" || a == "Gemma2ForCausalLM", where, "architectures names '", a,
+              "', not Gemma2Model or Gemma2ForCausalLM");
     if (j.contains("model_type")) {
       const auto type = j.get<std::string>("model_type");
       check(type == "gemma2", where, "model_type is '", type, "', expected 'gemma2'");
@@ -72,12 +77,25 @@ struct Gemma2Config {
       const auto type = rp.get_or<std::string>("rope_type", "default");
       check(type == "default", where, "rope_type '", type, "' is not supported (only 'default')");
       c.rope_theta = rp.get_or<double>("rope_theta", 10000.0);
+      const auto legacy = j.get_optional<double>("rope_theta");
+      check(!legacy || *legacy == c.rope_theta, where, "rope_theta ", legacy.value_or(0),
+            " differs from rope_parameters.rope_theta ", c.rope_theta, " (give one)");
     } else {
       c.rope_theta = j.get_or<double>("rope_theta", 10000.0);
     }
     c.query_pre_attn_scalar = j.get_or<double>("query_pre_attn_scalar", static_cast<double>(c.head_dim));
     c.attn_logit_softcapping = j.get_or<double>("attn_logit_softcapping", 0.0);
-    c.sliding_window = j.get_or<std::int64_t>("sliding_window", 0);
+    // transformers' Gemma2Config: absent → 4096, null → no window.
+    c.sliding_window = j.contains("sliding_window") ? j.get_or<std::int64_t>("sliding_window", 0) : 4096;
+    check(!j.contains("sliding_window") || j.json()["sliding_window"].is_null() || c.sliding_window > 0, where,
+          "sliding_window must be positive (or null for no window), got ", c.sliding_window);
+    check(std::isfinite(c.rope_theta) && c.rope_theta > 0, where, "rope_theta must be a positive number, got ", c.rope_theta);
+    check(std::isfinite(c.query_pre_attn_scalar) && c.query_pre_attn_scalar > 0, where,
+          "query_pre_attn_scalar must be a positive number, got ", c.query_pre_attn_scalar);
+    check(std::isfinite(c.attn_logit_softcapping) && c.attn_logit_softcapping >= 0, where,
+          "attn_logit_softcapping must be >= 0 (0: off), got ", c.attn_logit_softcapping);
+    check(std::isfinite(c.rms_norm_eps) && c.rms_norm_eps > 0, where, "rms_norm_eps must be a positive number, got ",
+          c.rms_norm_eps);
     const auto act = j.get_or<std::string>("hidden_activation", "gelu_pytorch_tanh");
     check(act == "gelu_pytorch_tanh", where, "hidden_activation '", act, "' is not supported (only 'gelu_pytorch_tanh')");
     check(c.hidden_size > 0 && c.num_hidden_layers > 0 && c.num_attention_heads > 0 && c.num_key_value_heads > 0 &&
@@ -85,6 +103,13 @@ struct Gemma2Config {
           where, "sizes must be positive and head_dim even");
     check(c.num_attention_heads % c.num_key_value_heads == 0, where, "num_attention_heads ", c.num_attention_heads,
           " is not a multiple of num_key_value_heads ", c.num_key_value_heads);
+    for (auto [v, key] : {std::pair{c.hidden_size, "hidden_size"}, {c.intermediate_size, "intermediate_size"},
+                          {c.num_attention_heads, "num_attention_heads"}, {c.num_key_value_heads, "num_key_value_heads"},
+                          {c.head_dim, "head_dim"}})
+      check_config_size(where, key, v);
+    check_config_size(where, "vocab_size", c.vocab_size, 64 * max_config_dimension);
+    check_config_size(where, "num_hidden_layers", c.num_hidden_layers, max_config_layers);
+    require_weights_fit(static_cast<double>(c.parameter_count()), where, "the text encoder this config describes");
     if (j.contains("layer_types") && !j.json()["layer_types"].is_null()) {
       const auto types = j.get<std::vector<std::string>>("layer_types");
       check(static_cast<std::int64_t>(types.size()) == c.num_hidden_layers, where, "layer_types has ", types.size(),
