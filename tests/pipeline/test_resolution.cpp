@@ -19,6 +19,11 @@ TEST_CASE("aspect-ratio tables have diffusers' sizes and keys", "[unit][resoluti
   }
   for (const auto& b : kAspectBins4096) REQUIRE((b.height % 32 == 0 && b.width % 32 == 0));
   REQUIRE(aspect_bins_for(640).empty());
+  // diffusers picks the table from the transformer's sample_size, not from the pixel size.
+  REQUIRE(aspect_bins_for_sample_size(16).data() == aspect_bins_for(512).data());
+  REQUIRE(aspect_bins_for_sample_size(32).data() == aspect_bins_for(1024).data());
+  REQUIRE(aspect_bins_for_sample_size(128).data() == aspect_bins_for(4096).data());
+  REQUIRE(aspect_bins_for_sample_size(8).empty());
 }
 
 TEST_CASE("binning picks the closest ratio, first on ties", "[unit][resolution]") {

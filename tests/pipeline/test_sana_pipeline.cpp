@@ -38,6 +38,7 @@ pipeline::GenerateRequest fixture_request(const Tensor<float, 4, reference_backe
   rq.steps = 4;
   rq.guidance_scale = 4.5;
   rq.height = rq.width = 64;
+  rq.resolution_binning = false;  // as the fixtures were made (use_resolution_binning=False)
   rq.initial_latents = std::span<const float>(latents.data(), static_cast<std::size_t>(latents.numel()));
   return rq;
 }
@@ -118,6 +119,7 @@ TEMPLATE_LIST_TEST_CASE("SanaPipeline reproduces SanaSprintPipeline (SCM, embedd
   rq.prompts = kPrompts;
   rq.guidance_scale = 4.5;
   rq.height = rq.width = 64;
+  rq.resolution_binning = false;
   rq.initial_latents = std::span<const float>(latents.data(), static_cast<std::size_t>(latents.numel()));
   rq.step_noise = std::span<const float>(noise.data(), static_cast<std::size_t>(noise.numel()));
 
@@ -204,6 +206,7 @@ TEST_CASE("generate refuses requests beyond the limits or the machine's memory, 
   pipeline::GenerateRequest rq;
   rq.prompts = {"a fox"};
   rq.steps = 1;
+  rq.resolution_binning = false;
   auto fails = [&](auto edit, const char* message) {
     auto bad = rq;
     edit(bad);
@@ -236,6 +239,7 @@ TEST_CASE("generate: non-finite inputs fail with the stage named; first_image co
   pipeline::GenerateRequest rq;
   rq.prompts = {"a fox"};
   rq.steps = 1;
+  rq.resolution_binning = false;
   std::vector<float> latents(8 * 16 * 16, 0.5f);
   latents[7] = std::nanf("");
   rq.initial_latents = latents;
@@ -248,6 +252,7 @@ TEST_CASE("generate: non-finite inputs fail with the stage named; first_image co
   pipeline::GenerateRequest two;
   two.prompts = {"a fox"};
   two.steps = 1;
+  two.resolution_binning = false;
   two.images_per_prompt = 2;
   pipeline::GenerateRequest second = two;
   second.images_per_prompt = 1;

@@ -42,7 +42,7 @@ endif()
 set(SPRINT ${MODEL}_sprint)
 get_filename_component(DATA ${MODEL} DIRECTORY)
 foreach(run a b)
-  execute_process(COMMAND ${SANA} generate -p "a cat" -p "a fox" --model ${SPRINT} --latents ${DATA}/outputs.safetensors
+  execute_process(COMMAND ${SANA} generate -p "a cat" -p "a fox" --model ${SPRINT} --latents ${DATA}/outputs.safetensors --no-binning
                           -o ${WORK}/sprint_${run}.png RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/sprint_${run}_1.png)
     message(FATAL_ERROR "Sprint run failed (${rc}): ${err}")

@@ -105,8 +105,8 @@ set(cases
   "cfg-scaling|1|scaling_factor must be a positive number|${base}^--model^${WORK}/scaling^-o^${WORK}/out/a.png"
   "cfg-class|1|'_class_name' is 'AutoencoderKL', not a class this loader reads|${base}^--model^${WORK}/vae_class^-o^${WORK}/out/a.png"
   # latents: every dimension checked, non-finite values refused
-  "latents-shape|1|are \\(1, 8, 8, 32\\) but prompt 0 generates 64x64 px|${base}^--model^${MODEL}^--latents^${hostile}/latents_wrong_shape.safetensors^-o^${WORK}/out/a.png"
-  "latents-nan|1|\"latents\" hold NaN or Inf|${base}^--model^${MODEL}^--latents^${hostile}/latents_nan.safetensors^-o^${WORK}/out/a.png"
+  "latents-shape|1|are \\(1, 8, 8, 32\\) but prompt 0 generates 64x64 px|${base}^--no-binning^--model^${MODEL}^--latents^${hostile}/latents_wrong_shape.safetensors^-o^${WORK}/out/a.png"
+  "latents-nan|1|\"latents\" hold NaN or Inf|${base}^--no-binning^--model^${MODEL}^--latents^${hostile}/latents_nan.safetensors^-o^${WORK}/out/a.png"
 )
 include(${CMAKE_CURRENT_LIST_DIR}/cli_cases.cmake)
 run_cli_cases(${cases})

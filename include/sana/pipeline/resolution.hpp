@@ -75,6 +75,19 @@ inline std::span<const AspectBin> aspect_bins_for(std::int64_t native_px) {
   }
 }
 
+/// The table diffusers' SanaPipeline picks from the transformer's `sample_size` (latent pixels): 128 → 4096 px,
+/// 64 → 2048, 32 → 1024, 16 → 512, whatever the VAE's compression. Other sizes have none: diffusers raises there
+/// when binning is on; we generate at the requested size (the embedded toy model, sample_size 8).
+inline std::span<const AspectBin> aspect_bins_for_sample_size(std::int64_t sample_size) {
+  switch (sample_size) {
+    case 16: return kAspectBins512;
+    case 32: return kAspectBins1024;
+    case 64: return kAspectBins2048;
+    case 128: return kAspectBins4096;
+    default: return {};
+  }
+}
+
 /// diffusers `classify_height_width_bin`: the bin whose ratio key is closest to height/width
 /// (first in table order on ties).
 inline AspectBin closest_bin(std::span<const AspectBin> bins, std::int64_t height, std::int64_t width) {

@@ -210,7 +210,7 @@ public:
           " is above the limit of ", max_image_side, " px per side");
     p.gen_height = p.height;
     p.gen_width = p.width;
-    const auto bins = aspect_bins_for(native_size());
+    const auto bins = aspect_bins_for_sample_size(transformer_->config().sample_size);  // as diffusers picks it
     if (rq.resolution_binning && !bins.empty()) {
       const AspectBin b = closest_bin(bins, p.height, p.width);
       p.gen_height = b.height;
