@@ -4,11 +4,13 @@
 
 #include <sys/stat.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
 #include "io_test_util.hpp"
 #include "sana/io/safetensors.hpp"
+#include "sana/io/weights_check.hpp"
 
 using sana_test::craft;
 using sana_test::TempDir;
@@ -171,4 +173,25 @@ TEST_CASE("requests that do not match the stored tensor", "[io][safetensors][neg
   auto w = f.borrow_or_load<float, 2>("w", {2, 3});
   CHECK_FALSE(w.zero_copy());
   CHECK(w.view.shape() == sana::Shape<2>{2, 3});
+}
+
+TEST_CASE("count_nonfinite finds NaN and Inf by bit pattern in every float dtype", "[io][negative]") {
+  using sana::io::StoredDType;
+  auto entry = [](StoredDType d, const std::vector<std::uint8_t>& raw) {
+    sana::io::TensorEntry t;
+    t.dtype = d;
+    t.bytes = std::as_bytes(std::span(raw));
+    return t;
+  };
+  // F32 1.0, NaN, -Inf, max finite
+  const std::vector<std::uint8_t> f32{0, 0, 0x80, 0x3F, 0, 0, 0xC0, 0x7F, 0, 0, 0x80, 0xFF, 0xFF, 0xFF, 0x7F, 0x7F};
+  CHECK(sana::io::count_nonfinite(entry(StoredDType::F32, f32)) == 2);
+  const std::vector<std::uint8_t> f16{0x00, 0x3C, 0x00, 0x7C, 0xFF, 0x7B};  // 1, +Inf, 65504
+  CHECK(sana::io::count_nonfinite(entry(StoredDType::F16, f16)) == 1);
+  const std::vector<std::uint8_t> bf16{0x80, 0x3F, 0xC0, 0x7F, 0x80, 0xFF};  // 1, NaN, -Inf
+  CHECK(sana::io::count_nonfinite(entry(StoredDType::BF16, bf16)) == 2);
+  const std::vector<std::uint8_t> e4m3{0x7E, 0x7F, 0xFF, 0x78};  // 448, NaN, NaN, 256 (E4M3 has no Inf)
+  CHECK(sana::io::count_nonfinite(entry(StoredDType::F8_E4M3, e4m3)) == 2);
+  const std::vector<std::uint8_t> i32{0xFF, 0xFF, 0xFF, 0xFF};
+  CHECK(sana::io::count_nonfinite(entry(StoredDType::I32, i32)) == 0);
 }

@@ -59,6 +59,10 @@ edited_model(${WORK}/epsilon scheduler/scheduler_config.json "\"flow_prediction\
 edited_model(${WORK}/rope text_encoder/config.json "\"rope_theta\": 10000.0" "\"rope_theta\": -1")
 edited_model(${WORK}/window text_encoder/config.json "\"sliding_window\": 4" "\"sliding_window\": 0")
 edited_model(${WORK}/scaling vae/config.json "\"scaling_factor\": 0.41407" "\"scaling_factor\": 0")
+copy_model(${WORK}/nan_weights)
+file(GLOB w ${WORK}/nan_weights/transformer/*.safetensors)
+file(REMOVE ${w})
+file(COPY ${DATA}/../hostile/nan_weight.safetensors DESTINATION ${WORK}/nan_weights/transformer)
 edited_model(${WORK}/vae_class vae/config.json "\"AutoencoderDC\"" "\"AutoencoderKL\"")
 set(hostile ${DATA}/../hostile)
 
@@ -104,6 +108,8 @@ set(cases
   "cfg-window|1|sliding_window must be positive|${base}^--model^${WORK}/window^-o^${WORK}/out/a.png"
   "cfg-scaling|1|scaling_factor must be a positive number|${base}^--model^${WORK}/scaling^-o^${WORK}/out/a.png"
   "cfg-class|1|'_class_name' is 'AutoencoderKL', not a class this loader reads|${base}^--model^${WORK}/vae_class^-o^${WORK}/out/a.png"
+  "info-check-nan|1|transformer/nan_weight.safetensors. tensor 'proj_out.weight' holds 2 NaN or Inf|info^--check^${WORK}/nan_weights"
+  "info-check-config|1|field 'solver_type' = \"heun\"|info^--check^${WORK}/heun"
   # latents: every dimension checked, non-finite values refused
   "latents-shape|1|are \\(1, 8, 8, 32\\) but prompt 0 generates 64x64 px|${base}^--no-binning^--model^${MODEL}^--latents^${hostile}/latents_wrong_shape.safetensors^-o^${WORK}/out/a.png"
   "latents-nan|1|\"latents\" hold NaN or Inf|${base}^--no-binning^--model^${MODEL}^--latents^${hostile}/latents_nan.safetensors^-o^${WORK}/out/a.png"

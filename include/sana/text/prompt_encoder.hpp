@@ -46,6 +46,9 @@ public:
 
   PromptEncoder(GemmaTokenizer tokenizer, Gemma2Encoder<B, T> encoder, PromptOptions options = {})
       : tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)), options_(std::move(options)) {
+    check(tokenizer_.vocab_size() <= encoder_.config().vocab_size, "text encoder", "the tokenizer (tokenizer/tokenizer.model) has ",
+          tokenizer_.vocab_size(), " pieces but the text encoder (text_encoder/config.json vocab_size) embeds ",
+          encoder_.config().vocab_size, ": they come from different models");
     if (!options_.complex_human_instruction.empty()) {
       chi_text_ = join_lines(options_.complex_human_instruction);
       chi_tokens_ = static_cast<std::int64_t>(tokenizer_.encode(chi_text_).size());

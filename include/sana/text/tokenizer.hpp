@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sana/core/error.hpp"
+#include "sana/core/number.hpp"
 #include "sana/io/json_file.hpp"
 
 namespace sana {
@@ -87,12 +88,9 @@ public:
           check(tok.is_object() && tok.contains("content") && tok["content"].is_string(), cfg.name(),
                 "added_tokens_decoder['", id_text, "'] has no string 'content'");
           const std::string content = tok["content"].get<std::string>();
-          std::int64_t id = -1;
-          try {
-            id = std::stoll(id_text);
-          } catch (const std::exception&) {
-            fail(cfg.name(), "added_tokens_decoder key '", id_text, "' is not a token id");
-          }
+          const auto parsed = parse_number<std::int64_t>(id_text);
+          check(parsed.has_value(), cfg.name(), "added_tokens_decoder key '", id_text, "' is not a token id");
+          const std::int64_t id = *parsed;
           check(id >= 0 && id < t.vocab_size(), cfg.name(), "added token '", content, "' has id ", id,
                 " outside the vocabulary of ", t.vocab_size());
           if (!content.empty()) t.added_.emplace_back(content, id);
