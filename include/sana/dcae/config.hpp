@@ -133,6 +133,13 @@ inline Config Config::from_json(const io::JsonConfig& j) {
   c.latent_channels = j.get_or<std::int64_t>("latent_channels", 32);
   c.attention_head_dim = j.get_or<std::int64_t>("attention_head_dim", 32);
   j.expect_class({"AutoencoderDC"});
+  j.expect_known_keys({"in_channels", "latent_channels", "attention_head_dim", "encoder_block_types",
+                       "decoder_block_types", "encoder_block_out_channels", "decoder_block_out_channels",
+                       "encoder_layers_per_block", "decoder_layers_per_block", "encoder_qkv_multiscales",
+                       "decoder_qkv_multiscales", "upsample_block_type", "downsample_block_type", "decoder_norm_types",
+                       "decoder_act_fns", "encoder_out_shortcut", "decoder_in_shortcut", "decoder_conv_act_fn",
+                       "scaling_factor"},
+                      "AutoencoderDC");
   c.encoder = detail::parse_side(j, "encoder", false);
   c.decoder = detail::parse_side(j, "decoder", true);
   const auto up = j.get_or<std::string>("upsample_block_type", "pixel_shuffle");

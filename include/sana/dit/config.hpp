@@ -83,6 +83,13 @@ struct TransformerConfig {
   /// Reads a diffusers `config.json`; absent keys take diffusers' defaults.
   static TransformerConfig from_json(const io::JsonConfig& j) {
     j.expect_class({"SanaTransformer2DModel"});
+    // diffusers' SanaTransformer2DModel arguments; dropout is inert at inference.
+    j.expect_known_keys({"in_channels", "out_channels", "num_attention_heads", "attention_head_dim", "num_layers",
+                         "num_cross_attention_heads", "cross_attention_head_dim", "cross_attention_dim",
+                         "caption_channels", "mlp_ratio", "dropout", "attention_bias", "sample_size", "patch_size",
+                         "norm_elementwise_affine", "norm_eps", "interpolation_scale", "guidance_embeds",
+                         "guidance_embeds_scale", "qk_norm", "timestep_scale"},
+                        "SanaTransformer2DModel");
     TransformerConfig c;
     c.in_channels = j.get_or<std::int64_t>("in_channels", c.in_channels);
     c.out_channels = j.get_or<std::int64_t>("out_channels", c.in_channels);

@@ -189,6 +189,20 @@ public:
          known, ")");
   }
 
+  /// Every key (but `_`-prefixed metadata such as _class_name, _diffusers_version, _name_or_path) must be in
+  /// `known`: the loader reads it, or it cannot change the result. Any other key would be silently ignored, so it is
+  /// refused: "[file] field 'x' is not one this loader knows (...)".
+  void expect_known_keys(std::initializer_list<std::string_view> known, std::string_view what) const {
+    for (const auto& item : obj_->items()) {
+      const std::string& key = item.key();
+      if (key.starts_with("_")) continue;
+      bool ok = false;
+      for (auto k : known) ok = ok || key == k;
+      check(ok, name_, what, " field ", detail::quote_name(path(key)),
+            " is not one this version of sana-cpp knows; it would be ignored, so it is refused");
+    }
+  }
+
   /// A nested object; errors about its keys read 'outer.inner'.
   JsonConfig object(std::string_view key) const {
     const auto it = obj_->find(key);
