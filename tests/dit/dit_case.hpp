@@ -34,7 +34,8 @@ Tensor<T, R, reference_backend> load_as(const io::SafetensorsFile& f, const std:
 /// forward (workspace steady state) and returns the last result.
 template <class B, class T>
 Tensor<float, 4, reference_backend> run_case(dit::SanaTransformer<B, T>& model, const io::SafetensorsFile& f,
-                                             Workspace<B>& ws, int repeats = 1) {
+                                             Workspace<B>& ws, int repeats = 1,
+                                             dit::PagVariant pag_variant = dit::PagVariant::diffusers) {
   auto& ctx = test_context<B>();
   auto x = load_as<T, 4>(f, "hidden_states");
   auto y = load_as<T, 3>(f, "encoder_hidden_states");
@@ -51,7 +52,7 @@ Tensor<float, 4, reference_backend> run_case(dit::SanaTransformer<B, T>& model, 
   auto yd = to_backend<B>(ctx, y.view());
   Tensor<T, 4, B> out({Bn, model.config().out_channels, x.size(2), x.size(3)});
   const auto pag = pag_blocks_of(f);
-  model.set_pag_blocks(pag);
+  model.set_pag_blocks(pag, pag_variant);
   typename dit::SanaTransformer<B, T>::Inputs in;
   in.latents = xd.view();
   in.text = yd.view();

@@ -19,7 +19,7 @@ namespace {
 struct Case { const char* model; const char* io; };
 constexpr Case kCases[] = {
     {"diffusers_test", "case"}, {"small", "square"}, {"small", "nonsquare"}, {"small", "mask"}, {"small", "pag"},
-    {"qk_norm", "case"},        {"sprint", "case"},  {"pos_embed", "case"},
+    {"qk_norm", "case"},        {"qk_norm", "pag"},  {"sprint", "case"},  {"pos_embed", "case"},
 };
 
 double rel_l2(const Tensor<float, 4, reference_backend>& got, const Tensor<float, 4, reference_backend>& want) {
@@ -57,6 +57,36 @@ TEMPLATE_LIST_TEST_CASE("SanaTransformer matches diffusers on every fixture", "[
     else
       REQUIRE(err <= 1.25 * bf16_ref);
   }
+}
+
+TEST_CASE("PAG variants on a qk-norm model: diffusers' skips the norms in PAG blocks, NVlabs' keeps them",
+          "[dit][model]") {
+  using B = reference_backend;
+  auto model = dit::load_transformer<B, float>(test_context<B>(), dit_data("qk_norm/transformer"));
+  const auto f = io::SafetensorsFile::open(dit_data("qk_norm/pag.safetensors"));  // batch [cond, cond]
+  Workspace<B> ws;
+  const auto diffusers = run_case(*model, f, ws, 1, dit::PagVariant::diffusers);
+  const auto nvlabs = run_case(*model, f, ws, 1, dit::PagVariant::nvlabs);
+  REQUIRE(rel_l2(diffusers, f.load<float, 4>("output")) <= 1e-4);
+  // NVlabs' unperturbed item is the plain block: equal to item 0 of the fixture batch without PAG.
+  model->set_pag_blocks({});
+  const std::int64_t per = nvlabs.numel() / 2;
+  auto x = f.load<float, 4>("hidden_states");
+  auto y = f.load<float, 3>("encoder_hidden_states");
+  auto t = f.load<float, 1>("timestep");
+  auto& ctx = test_context<B>();
+  auto text = model->encode_text(ctx, ws, y.view(), {});
+  ws.reset();
+  Tensor<float, 4, B> out(x.shape());
+  model->forward(ctx, ws, x.view(), std::span<const float>(t.data(), t.numel()), {}, text, out.view());
+  ws.reset();
+  double diff_plain = 0, diff_diffusers = 0;
+  for (std::int64_t i = 0; i < per; ++i) {
+    diff_plain = std::max(diff_plain, double(std::abs(nvlabs.data()[i] - out.data()[i])));
+    diff_diffusers = std::max(diff_diffusers, double(std::abs(diffusers.data()[i] - out.data()[i])));
+  }
+  CHECK(diff_plain <= 1e-5);
+  CHECK(diff_diffusers > 1e-3);  // the variants really differ on this model
 }
 
 TEST_CASE("original NVlabs key names load through the documented renaming", "[dit][model]") {

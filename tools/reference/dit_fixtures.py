@@ -3,6 +3,8 @@
 
 Regenerate (CPU, deterministic, ~1 min):
     nice -n 10 /work/venv-ref/bin/python tools/reference/dit_fixtures.py --out tests/data/dit
+Only the qk-norm PAG case (from the committed qk_norm model, leaving every other fixture as it is):
+    nice -n 10 /work/venv-ref/bin/python tools/reference/dit_fixtures.py --qk-norm-pag --out tests/data/dit
 Extra, uncommitted check for the component runner (a config that is in no fixture):
     nice -n 10 /work/venv-ref/bin/python tools/reference/dit_fixtures.py --runner-check /tmp/dit_runner_check
 
@@ -117,7 +119,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="tests/data/dit")
     ap.add_argument("--runner-check", default=None)
+    ap.add_argument("--qk-norm-pag", action="store_true")
     a = ap.parse_args()
+
+    if a.qk_norm_pag:
+        # diffusers' PAG processors on a qk-norm model: they skip norm_q/norm_k in the PAG block (all branches).
+        m = SanaTransformer2DModel.from_pretrained(f"{a.out}/qk_norm/transformer", torch_dtype=torch.float32).eval()
+        pag_in = inputs_for(m, 12, 1, 4, 6, 12)
+        pag_in = {k: torch.cat([v, v]) for k, v in pag_in.items()}  # [cond, cond_perturbed]
+        write_case(m, f"{a.out}/qk_norm/pag.safetensors", pag_in, pag_blocks=(0,))
+        return
 
     if a.runner_check:
         # Not a fixture: 0.6B-like head structure at a toy width, fp16 weights, 3 layers, qk norm, PAG off.

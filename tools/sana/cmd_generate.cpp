@@ -40,6 +40,8 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
                              for Sana-Sprint models the guidance the model embeds
       --pag-scale S          perturbed-attention guidance scale (default 0: off)
       --pag-blocks I,J       transformer blocks PAG perturbs (default: the middle block)
+      --pag-variant V        diffusers (default: SanaPAGPipeline, no qk-norm in PAG blocks and no
+                             timestep_scale) | nvlabs (both kept); differs only for qk-norm models (Sana 1.5)
       --sampler NAME         flow-dpm | flow-euler | scm (default: scheduler/scheduler_config.json;
                              scm is Sana-Sprint's and the only one its models take)
       --shift S              flow shift (default: the scheduler config's)
@@ -67,6 +69,7 @@ struct Args {
   int steps = 0, batch = 1;  // steps 0: the model's default
   double cfg = 4.5, pag = 0.0, shift = 0.0;
   std::vector<std::int64_t> pag_blocks;
+  sana::dit::PagVariant pag_variant = sana::dit::PagVariant::diffusers;
   std::int64_t width = 0, height = 0;
   std::uint64_t seed = 0;
   bool tiling = false, binning = true, cuda_graph = false;
@@ -103,6 +106,10 @@ Args parse(std::span<const std::string_view> args) {
         a.pag_blocks.push_back(parse_number<std::int64_t>(f, v.substr(pos, comma - pos)));
         pos = comma + 1;
       }
+    } else if (f == "--pag-variant") {
+      const std::string v = value();
+      if (v != "diffusers" && v != "nvlabs") throw UsageError{"--pag-variant must be diffusers or nvlabs, got '" + v + "'"};
+      a.pag_variant = v == "nvlabs" ? sana::dit::PagVariant::nvlabs : sana::dit::PagVariant::diffusers;
     } else if (f == "--sampler") a.sampler = value();
     else if (f == "--shift") {
       a.shift = parse_number<double>(f, value());
@@ -242,6 +249,7 @@ sana::pipeline::GenerateRequest job_request(const Args& a, const sana::pipeline:
   rq.guidance_scale = j.cfg_scale.value_or(a.cfg);
   rq.pag_scale = a.pag;
   rq.pag_blocks = a.pag_blocks;
+  rq.pag_variant = a.pag_variant;
   if (a.pag > 0 && rq.pag_blocks.empty()) rq.pag_blocks = {pipe.transformer().config().num_layers / 2};
   rq.sampler = a.sampler;
   rq.shift = a.shift;

@@ -131,6 +131,12 @@ struct TextConditioning {
 };
 
 /// diffusers SanaTransformer2DModel, inference only.
+/// How PAG's perturbed blocks treat a qk_norm model's self-attention (see SanaTransformer::set_pag_blocks).
+enum class PagVariant {
+  diffusers,  ///< SanaPAGPipeline: no norm_q/norm_k in PAG blocks (the reference users compare against)
+  nvlabs      ///< NVlabs Sana: norm_q/norm_k as in every other block
+};
+
 template <class B, class T>
 class SanaTransformer {
 public:
@@ -221,8 +227,11 @@ public:
   }
 
   /// Blocks whose self-attention uses PAG's identity branch for the `pag_perturbed` trailing batch items
-  /// (diffusers' PAGIdentitySanaLinearAttnProcessor2_0; pipelines pick e.g. "transformer_blocks.8").
-  void set_pag_blocks(std::span<const std::int64_t> blocks) {
+  /// (diffusers' PAGIdentitySanaLinearAttnProcessor2_0; pipelines pick e.g. "transformer_blocks.8"). With qk_norm
+  /// models the variants differ: diffusers' PAG processors skip norm_q/norm_k in those blocks (all branches), NVlabs'
+  /// PAGCFGIdentitySelfAttnProcessorLiteLA applies them as the plain block does.
+  void set_pag_blocks(std::span<const std::int64_t> blocks, PagVariant variant = PagVariant::diffusers) {
+    pag_variant_ = variant;
     pag_.assign(blocks_.size(), false);
     for (auto i : blocks) {
       check(i >= 0 && i < static_cast<std::int64_t>(blocks_.size()), "dit", "PAG block ", i, " outside [0, ",
@@ -477,7 +486,7 @@ private:
       else
         ops::linear(ctx, CView<3>(z), blk.attn1_qkv_w.view(), qkv);
       auto q = qkv.slice(2, 0, C), k = qkv.slice(2, C, C), v = qkv.slice(2, 2 * C, C);  // (B, N, C) each
-      if (cfg_.qk_norm) {
+      if (cfg_.qk_norm && !(perturbed > 0 && pag_variant_ == PagVariant::diffusers)) {
         ops::rms_norm(ctx, CView<3>(q), blk.attn1_norm_q.view(), q, 1e-5f);
         ops::rms_norm(ctx, CView<3>(k), blk.attn1_norm_k.view(), k, 1e-5f);
       }
@@ -529,6 +538,7 @@ private:
   Tensor<T, 1, B> t_lin1_b_, t_lin2_b_, g_lin1_b_, g_lin2_b_, t6_b_, cap1_b_, cap2_b_, cap_norm_, proj_out_b_;
   std::vector<Block<B, T>> blocks_;
   std::vector<bool> pag_;
+  PagVariant pag_variant_ = PagVariant::diffusers;
   Tensor<T, 3, B> pe_;
   std::int64_t pe_h_ = -1, pe_w_ = -1;
   std::vector<float> host_sin_;   // staging, sized on first use

@@ -66,6 +66,9 @@ struct GenerateRequest {
   double guidance_scale = 4.5;           ///< CFG scale; Sprint: the embedded guidance
   double pag_scale = 0.0, pag_adaptive_scale = 0.0;
   std::vector<std::int64_t> pag_blocks;  ///< transformer blocks for PAG (required when pag_scale > 0)
+  /// diffusers' SanaPAGPipeline (default: no qk-norm in PAG blocks, no timestep_scale while PAG is on) or NVlabs'
+  /// (both as without PAG). The same image unless the model has qk_norm or timestep_scale != 1 (Sana 1.5).
+  dit::PagVariant pag_variant = dit::PagVariant::diffusers;
   std::string sampler;                   ///< "", "flow-dpm", "flow-euler" or "scm" (Sprint)
   double shift = 0.0;                    ///< 0: the scheduler config's
   std::uint64_t seed = 0;
@@ -281,7 +284,8 @@ public:
     sampling::Guidance guide{sprint ? 1.0 : rq.guidance_scale, rq.pag_scale, rq.pag_adaptive_scale};
     check(!guide.do_pag() || !rq.pag_blocks.empty(), "generate", "PAG needs at least one transformer block");
     transformer_->set_pag_blocks(guide.do_pag() ? std::span<const std::int64_t>(rq.pag_blocks)
-                                                : std::span<const std::int64_t>());
+                                                : std::span<const std::int64_t>(),
+                                 rq.pag_variant);
     const std::int64_t nb = guide.num_branches();
 
     // 1. Text: positive prompts (repeated per image), negative once; branch order [uncond, cond, perturbed].
@@ -351,8 +355,10 @@ public:
       guidance.assign(static_cast<std::size_t>(N),
                       to_float(TText(to_float(TText(static_cast<float>(rq.guidance_scale))) *
                                  static_cast<float>(tc.guidance_embeds_scale))));
-    // diffusers' SanaPipeline multiplies the model timestep by timestep_scale (SanaPAGPipeline forgets to).
-    const float timestep_scale = static_cast<float>(tc.timestep_scale);
+    // diffusers' SanaPipeline multiplies the model timestep by timestep_scale; SanaPAGPipeline does not (the
+    // diffusers PAG variant keeps that), NVlabs always does.
+    const bool diffusers_pag = guide.do_pag() && rq.pag_variant == dit::PagVariant::diffusers;
+    const float timestep_scale = diffusers_pag ? 1.0f : static_cast<float>(tc.timestep_scale);
     // Fixed-size host arrays: the loop allocates nothing once the workspace has settled.
     auto lincomb = [&](const FView& out, std::span<const double> c, std::span<const FView> in) {
       check(c.size() <= static_cast<std::size_t>(kMaxLincombTerms), "generate", "lincomb of ", c.size(), " terms");
