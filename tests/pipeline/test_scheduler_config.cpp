@@ -42,6 +42,8 @@ TEST_CASE("scheduler config: Sana's DPM-Solver config and the fields we honour",
   CHECK_FALSE(s.final_sigma_min);
   CHECK(read(dpm("final_sigmas_type", "\"sigma_min\"")).final_sigma_min);
   CHECK(read(dpm("euler_at_final", "true")).euler_at_final);
+  CHECK(read(dpm("solver_type", "\"heun\"")).heun);
+  CHECK_FALSE(s.heun);
   CHECK_FALSE(read(dpm("lower_order_final", "false")).lower_order_final);
   CHECK(read(dpm("beta_end", "0.5")).shift == 3.0);  // inert under flow sigmas
 }
@@ -50,7 +52,7 @@ TEST_CASE("scheduler config: fields we do not implement are refused by name", "[
   auto refused = [](const std::string& text, const char* part) {
     CHECK_THROWS_WITH(read(text), Contains("[scheduler_config.json]") && Contains(part));
   };
-  refused(dpm("solver_type", "\"heun\""), "field 'solver_type' = \"heun\" is not implemented");
+  refused(dpm("solver_type", "\"bh2\""), "solver_type 'bh2' is not one of midpoint, heun");
   refused(dpm("algorithm_type", "\"sde-dpmsolver++\""), "'algorithm_type'");
   refused(dpm("prediction_type", "\"epsilon\""), "'prediction_type' = \"epsilon\"");
   refused(dpm("use_karras_sigmas", "true"), "'use_karras_sigmas'");

@@ -60,6 +60,8 @@ ss::FlowDpmSolver make_dpm(const nlohmann::json& c) {
   cfg.final_sigma = c.value("final", std::string("zero")) == "zero" ? ss::FinalSigma::zero
                                                                      : ss::FinalSigma::sigma_min;
   cfg.euler_at_final = c.value("euler_at_final", false);
+  cfg.solver_type = c.value("solver_type", std::string("midpoint")) == "heun" ? ss::SolverType::heun
+                                                                              : ss::SolverType::midpoint;
   ss::FlowDpmSolver s(cfg);
   s.set_timesteps(c.at("steps").get<int>());
   return s;

@@ -39,13 +39,14 @@ def f32_list(values):
     return out
 
 
-def dpm_scheduler(shift, order=2, final_sigmas_type="zero", euler_at_final=False, lower_order_final=True):
+def dpm_scheduler(shift, order=2, final_sigmas_type="zero", euler_at_final=False, lower_order_final=True,
+                  solver_type="midpoint"):
     """DPMSolverMultistepScheduler configured as Sana's hub scheduler_config.json (spec §4.1)."""
     return DPMSolverMultistepScheduler(
         num_train_timesteps=1000,
         algorithm_type="dpmsolver++",
         solver_order=order,
-        solver_type="midpoint",
+        solver_type=solver_type,
         prediction_type="flow_prediction",
         use_flow_sigmas=True,
         flow_shift=shift,
@@ -98,7 +99,7 @@ def schedules():
 
 def run_dpm(case, rng):
     s = dpm_scheduler(case["shift"], order=case["order"], final_sigmas_type=case.get("final", "zero"),
-                      euler_at_final=case.get("euler_at_final", False))
+                      euler_at_final=case.get("euler_at_final", False), solver_type=case.get("solver_type", "midpoint"))
     s.set_timesteps(case["steps"])
     x = torch.from_numpy(rng.standard_normal(LATENT_SHAPE).astype(np.float32))
     case["latents"] = f32_list(x.numpy())
@@ -185,6 +186,12 @@ def trajectories():
     for c in [dict(name="scm_n2", steps=2), dict(name="scm_n4", steps=4), dict(name="scm_n1", steps=1),
               dict(name="scm_custom", steps=3, angles=[1.5708, 1.1, 0.6, 0.0])]:
         cases.append(run_scm(dict(c, sampler="scm"), rng))
+    # Added after the others so their random draws stay as they were: diffusers' heun second-order update.
+    for c in [dict(name="dpm_o2_n20_s3_heun", order=2, steps=20, shift=3.0, solver_type="heun"),
+              dict(name="dpm_o2_n20_s3_heun_sigma_min", order=2, steps=20, shift=3.0, solver_type="heun",
+                   final="sigma_min"),
+              dict(name="dpm_o3_n10_s3_heun", order=3, steps=10, shift=3.0, solver_type="heun")]:
+        cases.append(run_dpm(dict(c, sampler="flow-dpm"), rng))
     return cases
 
 

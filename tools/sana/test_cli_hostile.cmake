@@ -53,7 +53,7 @@ function(edited_model to file from replacement)
 endfunction()
 edited_model(${WORK}/huge_layers transformer/config.json "\"num_layers\": 2" "\"num_layers\": 100000000")
 edited_model(${WORK}/huge_vocab text_encoder/config.json "\"vocab_size\": 700" "\"vocab_size\": 1000000000")
-edited_model(${WORK}/heun scheduler/scheduler_config.json "\"midpoint\"" "\"heun\"")
+edited_model(${WORK}/heun scheduler/scheduler_config.json "\"dpmsolver++\"" "\"sde-dpmsolver++\"")
 edited_model(${WORK}/inf_shift scheduler/scheduler_config.json "\"flow_shift\": 3.0" "\"flow_shift\": Infinity")
 edited_model(${WORK}/epsilon scheduler/scheduler_config.json "\"flow_prediction\"" "\"epsilon\"")
 edited_model(${WORK}/rope text_encoder/config.json "\"rope_theta\": 10000.0" "\"rope_theta\": -1")
@@ -103,7 +103,7 @@ set(cases
   # config fields
   "cfg-num-layers|1|'num_layers' = 100000000 is above the limit of 4096|${base}^--model^${WORK}/huge_layers^-o^${WORK}/out/a.png"
   "cfg-vocab|1|'vocab_size' = 1000000000 is above the limit|${base}^--model^${WORK}/huge_vocab^-o^${WORK}/out/a.png"
-  "cfg-heun|1|field 'solver_type' = \"heun\" is not implemented|${base}^--model^${WORK}/heun^-o^${WORK}/out/a.png"
+  "cfg-sde|1|field 'algorithm_type' = \"sde-dpmsolver..\" is not implemented|${base}^--model^${WORK}/heun^-o^${WORK}/out/a.png"
   "cfg-inf-shift|1|'flow_shift' must be a number, got \"Infinity\"|${base}^--model^${WORK}/inf_shift^-o^${WORK}/out/a.png"
   "cfg-epsilon|1|'prediction_type' = \"epsilon\"|${base}^--model^${WORK}/epsilon^-o^${WORK}/out/a.png"
   "cfg-rope|1|rope_theta must be a positive number, got -1|${base}^--model^${WORK}/rope^-o^${WORK}/out/a.png"
@@ -113,7 +113,7 @@ set(cases
   "cfg-unknown-field|1|SanaTransformer2DModel field 'use_pe' is not one this version of sana-cpp knows|${base}^--model^${WORK}/unknown_field^-o^${WORK}/out/a.png"
   "cfg-vae-unknown-field|1|AutoencoderDC field 'force_upcast' is not one|${base}^--model^${WORK}/vae_unknown^-o^${WORK}/out/a.png"
   "info-check-nan|1|transformer/nan_weight.safetensors. tensor 'proj_out.weight' holds 2 NaN or Inf|info^--check^${WORK}/nan_weights"
-  "info-check-config|1|field 'solver_type' = \"heun\"|info^--check^${WORK}/heun"
+  "info-check-config|1|field 'algorithm_type' = \"sde-dpmsolver..\"|info^--check^${WORK}/heun"
   # latents: every dimension checked, non-finite values refused
   "latents-shape|1|are \\(1, 8, 8, 32\\) but prompt 0 generates 64x64 px|${base}^--no-binning^--model^${MODEL}^--latents^${hostile}/latents_wrong_shape.safetensors^-o^${WORK}/out/a.png"
   "latents-nan|1|\"latents\" hold NaN or Inf|${base}^--no-binning^--model^${MODEL}^--latents^${hostile}/latents_nan.safetensors^-o^${WORK}/out/a.png"

@@ -486,6 +486,7 @@ public:
       c.euler_at_final = scheduler_.euler_at_final;
       c.final_sigma = scheduler_.final_sigma_min ? sampling::FinalSigma::sigma_min : sampling::FinalSigma::zero;
       c.beta_start = scheduler_.beta_start;
+      c.solver_type = scheduler_.heun ? sampling::SolverType::heun : sampling::SolverType::midpoint;
       sampling::FlowDpmSolver s(c);
       run_sampler(s);
     } else if (sampler == "flow-euler") {

@@ -60,6 +60,7 @@ struct SchedulerSettings {
   // DPMSolverMultistepScheduler's final-step rules (sampling::FlowDpmSolverConfig).
   bool lower_order_final = true, euler_at_final = false;
   bool final_sigma_min = false;  ///< final_sigmas_type "sigma_min" (else "zero")
+  bool heun = false;             ///< solver_type "heun" (else "midpoint")
   double beta_start = 0.0001;    ///< σ_min = sqrt(β_0 / (1 − β_0)) for final_sigmas_type "sigma_min"
 
   static SchedulerSettings from_json(const io::JsonConfig& j) {
@@ -84,7 +85,7 @@ private:
     detail::check_scheduler_fields(
         j, "DPMSolverMultistepScheduler",
         {"num_train_timesteps", "solver_order", "flow_shift", "lower_order_final", "euler_at_final", "final_sigmas_type",
-         "beta_start"},
+         "beta_start", "solver_type"},
         // With use_flow_sigmas the sigmas come from flow_shift alone: the beta table, its spacing and clipping only
         // feed final_sigmas_type "sigma_min" (beta_start, checked there); thresholding's knobs need thresholding.
         {"beta_end", "beta_schedule", "trained_betas", "lambda_min_clipped", "timestep_spacing", "steps_offset", "dynamic_thresholding_ratio",
@@ -92,7 +93,6 @@ private:
         {{"prediction_type", {"flow_prediction"}, "Sana predicts the flow velocity"},
          {"use_flow_sigmas", {true}, "Sana's schedules are flow sigmas"},
          {"algorithm_type", {"dpmsolver++"}, "only the deterministic DPM-Solver++ data-prediction update"},
-         {"solver_type", {"midpoint"}, "only the midpoint second-order update"},
          {"thresholding", {false}, "dynamic thresholding"},
          {"variance_type", {nullptr}, "learned variance"},
          {"use_karras_sigmas", {false}, "Karras sigmas"},
@@ -110,6 +110,9 @@ private:
     const std::string final = j.get_or<std::string>("final_sigmas_type", "zero");
     check(final == "zero" || final == "sigma_min", j.name(), "final_sigmas_type '", final, "' is not one of zero, sigma_min");
     final_sigma_min = final == "sigma_min";
+    const std::string solver = j.get_or<std::string>("solver_type", "midpoint");
+    check(solver == "midpoint" || solver == "heun", j.name(), "solver_type '", solver, "' is not one of midpoint, heun");
+    heun = solver == "heun";
     if (final_sigma_min) {  // σ_min comes from the beta table's first entry, which is beta_start only for these
       const std::string schedule = j.get_or<std::string>("beta_schedule", "linear");
       check(schedule == "linear" || schedule == "scaled_linear", j.name(), "final_sigmas_type 'sigma_min' with beta_schedule '",

@@ -36,6 +36,12 @@ enum class TimeGrid {
               ///< every step count; expm1 in the coefficients.
 };
 
+/// The second-order update (diffusers `solver_type`; third order has one form).
+enum class SolverType {
+  midpoint,  ///< x − a·D0 − ½a·D1 (Sana's setting)
+  heun       ///< x − a·D0 + α_t·((e^{−h} − 1)/h + 1)·D1
+};
+
 /// Settings of a Flow-DPM-Solver; defaults are Sana's hub `scheduler_config.json`.
 struct FlowDpmSolverConfig {
   int order = 2;                ///< solver_order: 1, 2 or 3
@@ -43,6 +49,7 @@ struct FlowDpmSolverConfig {
   bool lower_order_final = true;
   bool euler_at_final = false;
   FinalSigma final_sigma = FinalSigma::zero;
+  SolverType solver_type = SolverType::midpoint;
   TimeGrid grid = TimeGrid::diffusers;
   int num_train_timesteps = 1000;
   double beta_start = 0.0001;   ///< only used by FinalSigma::sigma_min
@@ -69,6 +76,8 @@ public:
   explicit FlowDpmSolver(FlowDpmSolverConfig config = {}) : config_(config) {
     check(config_.order >= 1 && config_.order <= 3, name, "order must be 1, 2 or 3, got ",
           config_.order);
+    check(config_.solver_type == SolverType::midpoint || config_.grid == TimeGrid::diffusers, name,
+          "the heun update is diffusers' (TimeGrid::diffusers); the NVlabs grid has the midpoint one only");
     check(std::isfinite(config_.shift) && config_.shift > 0, name,
           "shift must be a positive finite number, got ", config_.shift);
     check(config_.num_train_timesteps >= 1, name, "num_train_timesteps must be >= 1, got ",
@@ -201,6 +210,13 @@ public:
     const float h0 = lambda_s0 - lambda_s1;
     const float r0 = h0 / h;
     const double p = static_cast<double>(1.0f / r0);
+    if (c.order == 2 && config_.solver_type == SolverType::heun) {
+      // x − a·D0 + b·D1, b = α_t·(φ/h + 1), D1 = (D_i − D_{i−1}) / r0
+      const double b = static_cast<double>(alpha_t * (phi / h + 1.0f));
+      c.data[0] = -static_cast<double>(a) + b * p;
+      c.data[1] = -b * p;
+      return c;
+    }
     if (c.order == 2) {
       // x − a·D0 − ½a·D1, D1 = (D_i − D_{i−1}) / r0
       const double half_a = static_cast<double>(0.5f * a);
