@@ -65,6 +65,8 @@ file(REMOVE ${w})
 file(COPY ${DATA}/../hostile/nan_weight.safetensors DESTINATION ${WORK}/nan_weights/transformer)
 edited_model(${WORK}/unknown_field transformer/config.json "\"dropout\": 0.0" "\"dropout\": 0.0, \"use_pe\": true")
 edited_model(${WORK}/vae_unknown vae/config.json "\"scaling_factor\"" "\"force_upcast\": true, \"scaling_factor\"")
+edited_model(${WORK}/gemma_bias text_encoder/config.json "\"attention_bias\": false" "\"attention_bias\": true")
+edited_model(${WORK}/gemma_unknown text_encoder/config.json "\"attention_bias\": false" "\"attention_bias\": false, \"mystery\": 1")
 edited_model(${WORK}/vae_class vae/config.json "\"AutoencoderDC\"" "\"AutoencoderKL\"")
 set(hostile ${DATA}/../hostile)
 
@@ -112,6 +114,8 @@ set(cases
   "cfg-class|1|'_class_name' is 'AutoencoderKL', not a class this loader reads|${base}^--model^${WORK}/vae_class^-o^${WORK}/out/a.png"
   "cfg-unknown-field|1|SanaTransformer2DModel field 'use_pe' is not one this version of sana-cpp knows|${base}^--model^${WORK}/unknown_field^-o^${WORK}/out/a.png"
   "cfg-vae-unknown-field|1|AutoencoderDC field 'force_upcast' is not one|${base}^--model^${WORK}/vae_unknown^-o^${WORK}/out/a.png"
+  "cfg-gemma-bias|1|attention_bias true .biased q/k/v/o projections. is not implemented|${base}^--model^${WORK}/gemma_bias^-o^${WORK}/out/a.png"
+  "cfg-gemma-unknown|1|Gemma2Config field 'mystery' is not one|${base}^--model^${WORK}/gemma_unknown^-o^${WORK}/out/a.png"
   "info-check-nan|1|transformer/nan_weight.safetensors. tensor 'proj_out.weight' holds 2 NaN or Inf|info^--check^${WORK}/nan_weights"
   "info-check-config|1|field 'algorithm_type' = \"sde-dpmsolver..\"|info^--check^${WORK}/heun"
   # latents: every dimension checked, non-finite values refused

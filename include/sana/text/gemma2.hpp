@@ -55,6 +55,22 @@ struct Gemma2Config {
   static Gemma2Config from_json(const io::JsonConfig& j) {
     Gemma2Config c;
     const auto where = j.name();
+    // transformers' Gemma2Config arguments. Inert for the encoder's last hidden state: dropout, cache and token-id
+    // settings, initialisation, dtype, tied embeddings and the final logit soft-cap (applied to logits only).
+    j.expect_known_keys({"architectures", "model_type", "vocab_size", "hidden_size", "intermediate_size",
+                         "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "hidden_activation",
+                         "hidden_act", "max_position_embeddings", "rms_norm_eps", "rope_theta", "rope_parameters",
+                         "rope_scaling", "attention_bias", "attention_dropout", "query_pre_attn_scalar", "sliding_window",
+                         "layer_types", "attn_logit_softcapping", "final_logit_softcapping", "use_bidirectional_attention",
+                         "initializer_range", "use_cache", "cache_implementation", "pad_token_id", "eos_token_id",
+                         "bos_token_id", "tie_word_embeddings", "torch_dtype", "dtype", "transformers_version"},
+                        "Gemma2Config");
+    check(!j.get_or<bool>("attention_bias", false), where, "attention_bias true (biased q/k/v/o projections) is not implemented");
+    check(!j.get_or<bool>("use_bidirectional_attention", false), where,
+          "use_bidirectional_attention true (no causal mask) is not implemented");
+    check(!j.contains("rope_scaling") || j.json()["rope_scaling"].is_null(), where, "rope_scaling is not implemented");
+    const auto legacy_act = j.get_or<std::string>("hidden_act", "gelu_pytorch_tanh");
+    check(legacy_act == "gelu_pytorch_tanh", where, "hidden_act '", legacy_act, "' is not supported (only 'gelu_pytorch_tanh')");
     if (const auto arch = j.get_optional<std::vector<std::string>>("architectures"))
       for (const auto& a : *arch)
         check(a == "Gemma2Model" || a == "Gemma2ForCausalLM", where, "architectures names '", a,
