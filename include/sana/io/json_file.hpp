@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -193,6 +194,9 @@ public:
   /// `known`: the loader reads it, or it cannot change the result. Any other key would be silently ignored, so it is
   /// refused: "[file] field 'x' is not one this loader knows (...)".
   void expect_known_keys(std::initializer_list<std::string_view> known, std::string_view what) const {
+    expect_known_keys(std::span<const std::string_view>(known.begin(), known.size()), what);
+  }
+  void expect_known_keys(std::span<const std::string_view> known, std::string_view what) const {
     for (const auto& item : obj_->items()) {
       const std::string& key = item.key();
       if (key.starts_with("_")) continue;

@@ -32,19 +32,16 @@ struct FixedField {
 /// (`inert`, with any value), or a `FixedField` at an allowed value; anything else names the file and field.
 inline void check_scheduler_fields(const io::JsonConfig& j, const std::string& cls, std::initializer_list<const char*> honoured,
                                    std::initializer_list<const char*> inert, const std::vector<FixedField>& fixed) {
-  for (const std::string& key : j.keys()) {
-    if (key.starts_with("_")) continue;  // _class_name, _diffusers_version
-    auto in = [&](std::initializer_list<const char*> l) {
-      return std::any_of(l.begin(), l.end(), [&](const char* k) { return key == k; });
-    };
-    if (in(honoured) || in(inert)) continue;
-    const auto f = std::find_if(fixed.begin(), fixed.end(), [&](const FixedField& x) { return key == x.key; });
-    check(f != fixed.end(), j.name(), cls, " field '", key,
-          "' is not one this version of sana-cpp knows; it would be ignored, so it is refused");
-    const auto& v = j.json()[key];
-    const bool ok = std::any_of(f->allowed.begin(), f->allowed.end(), [&](const nlohmann::json& a) { return v == a; });
-    check(ok, j.name(), cls, " field '", key, "' = ", v.dump(), " is not implemented (", f->why, "; supported: ",
-          nlohmann::json(f->allowed).dump(), ")");
+  std::vector<std::string_view> known(honoured.begin(), honoured.end());
+  known.insert(known.end(), inert.begin(), inert.end());
+  for (const FixedField& f : fixed) known.push_back(f.key);
+  j.expect_known_keys(known, cls);
+  for (const FixedField& f : fixed) {
+    if (!j.contains(f.key)) continue;
+    const auto& v = j.json()[f.key];
+    const bool ok = std::any_of(f.allowed.begin(), f.allowed.end(), [&](const nlohmann::json& a) { return v == a; });
+    check(ok, j.name(), cls, " field '", f.key, "' = ", v.dump(), " is not implemented (", f.why, "; supported: ",
+          nlohmann::json(f.allowed).dump(), ")");
   }
 }
 } // namespace detail
