@@ -90,3 +90,20 @@ TEST_CASE("PromptEncoder encodes a repeated prompt once and matches a lone encod
   ws.reset();
   REQUIRE(e.embeds.size(1) == 16);
 }
+
+TEST_CASE("PromptEncoder refuses a tokenizer with more pieces than the encoder embeds", "[unit][text][encode_prompt]") {
+  auto tokenizer = text::GemmaTokenizer::load(kDir + "tokenizer");
+  auto cfg = text::Gemma2Config::gemma2_2b();
+  cfg.vocab_size = tokenizer.vocab_size() - 1;  // one piece would index past the embedding table
+  cfg.hidden_size = 8;
+  cfg.intermediate_size = 16;
+  cfg.num_hidden_layers = 1;
+  cfg.num_attention_heads = cfg.num_key_value_heads = 1;
+  cfg.head_dim = 8;
+  cfg.fill_default_layer_types();
+  REQUIRE_THROWS_WITH((text::PromptEncoder<reference_backend, float>(std::move(tokenizer),
+                                                                      text::Gemma2Encoder<reference_backend, float>(cfg))),
+                      Catch::Matches(".*tokenizer/tokenizer.model\\) has [0-9]+ pieces but the text encoder "
+                                     "\\(text_encoder/config.json vocab_size\\) embeds [0-9]+: they come from different "
+                                     "models.*"));
+}

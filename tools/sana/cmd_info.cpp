@@ -117,8 +117,12 @@ int cmd_info(std::span<const std::string_view> args) {
       return 1;
     }
     if (check) {  // the configs as the loaders read them: every field honoured or refused
-      sana::pipeline::SchedulerSettings::from_json(
-          sana::pipeline::load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json"));
+      const auto scheduler_config =
+          sana::pipeline::load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json");
+      sana::pipeline::check_scheduler_class(
+          sana::pipeline::check_model_index(sana::io::JsonConfig::load(dir / "model_index.json", "model_index.json")),
+          scheduler_config);
+      sana::pipeline::SchedulerSettings::from_json(scheduler_config);
       sana::dit::TransformerConfig::from_json(
           sana::io::JsonConfig::load(dir / "transformer" / "config.json", "transformer/config.json"));
       sana::dcae::Config::from_json(sana::io::JsonConfig::load(dir / "vae" / "config.json", "vae/config.json"));

@@ -68,6 +68,9 @@ edited_model(${WORK}/vae_unknown vae/config.json "\"scaling_factor\"" "\"force_u
 edited_model(${WORK}/gemma_bias text_encoder/config.json "\"attention_bias\": false" "\"attention_bias\": true")
 edited_model(${WORK}/gemma_unknown text_encoder/config.json "\"attention_bias\": false" "\"attention_bias\": false, \"mystery\": 1")
 edited_model(${WORK}/vae_class vae/config.json "\"AutoencoderDC\"" "\"AutoencoderKL\"")
+edited_model(${WORK}/idx_class model_index.json "\"GemmaTokenizer\"" "\"LlamaTokenizer\"")
+edited_model(${WORK}/idx_extra model_index.json "\"scheduler\":" "\"controlnet\": [\"diffusers\", \"SanaControlNetModel\"], \"scheduler\":")
+edited_model(${WORK}/idx_scheduler model_index.json "\"DPMSolverMultistepScheduler\"" "\"FlowMatchEulerDiscreteScheduler\"")
 set(hostile ${DATA}/../hostile)
 
 set(base "generate^-p^a cat^--steps^1")  # ^ separates arguments inside one case
@@ -116,6 +119,10 @@ set(cases
   "cfg-vae-unknown-field|1|AutoencoderDC field 'force_upcast' is not one|${base}^--model^${WORK}/vae_unknown^-o^${WORK}/out/a.png"
   "cfg-gemma-bias|1|attention_bias true .biased q/k/v/o projections. is not implemented|${base}^--model^${WORK}/gemma_bias^-o^${WORK}/out/a.png"
   "cfg-gemma-unknown|1|Gemma2Config field 'mystery' is not one|${base}^--model^${WORK}/gemma_unknown^-o^${WORK}/out/a.png"
+  "idx-class|1|model_index.json. component 'tokenizer' names class 'LlamaTokenizer', not one this loader reads|${base}^--model^${WORK}/idx_class^-o^${WORK}/out/a.png"
+  "idx-extra|1|component 'controlnet' = .\"diffusers\",\"SanaControlNetModel\". is not one a Sana pipeline loads|${base}^--model^${WORK}/idx_extra^-o^${WORK}/out/a.png"
+  "idx-scheduler|1|_class_name 'DPMSolverMultistepScheduler' differs from the scheduler model_index.json names|${base}^--model^${WORK}/idx_scheduler^-o^${WORK}/out/a.png"
+  "info-check-idx|1|component 'tokenizer' names class 'LlamaTokenizer'|info^--check^${WORK}/idx_class"
   "info-check-nan|1|transformer/nan_weight.safetensors. tensor 'proj_out.weight' holds 2 NaN or Inf|info^--check^${WORK}/nan_weights"
   "info-check-config|1|field 'algorithm_type' = \"sde-dpmsolver..\"|info^--check^${WORK}/heun"
   # latents: every dimension checked, non-finite values refused

@@ -42,6 +42,7 @@
 #include "sana/ops.hpp"
 #include "sana/pipeline/image.hpp"
 #include "sana/pipeline/limits.hpp"
+#include "sana/pipeline/model_index.hpp"
 #include "sana/pipeline/noise.hpp"
 #include "sana/pipeline/resolution.hpp"
 #include "sana/pipeline/scheduler_config.hpp"
@@ -137,15 +138,16 @@ public:
     io::require_directory(dir, "pipeline", " (the model folder)");
     check(fs::exists(dir / "model_index.json"), "pipeline", "'", dir.string(),
           "' is not a diffusers Sana folder: model_index.json is missing");
-    io::JsonConfig::load(dir / "model_index.json", "model_index.json")
-        .expect_class({"SanaPipeline", "SanaPAGPipeline", "SanaSprintPipeline", "SanaSprintImg2ImgPipeline"});
+    const std::string index_scheduler = check_model_index(io::JsonConfig::load(dir / "model_index.json", "model_index.json"));
     for (const char* part : {"transformer", "vae", "text_encoder", "tokenizer", "scheduler"})
       check(fs::is_directory(dir / part), "pipeline", "component '", part, "' is missing from '", dir.string(), "'");
     check(fs::exists(dir / "scheduler" / "scheduler_config.json"), "pipeline",
           "scheduler/scheduler_config.json is missing from '", dir.string(), "'");
+    const auto scheduler_config =
+        load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json");
+    check_scheduler_class(index_scheduler, scheduler_config);
     return from_parts(
-        SchedulerSettings::from_json(
-            load_scheduler_config(dir / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json")),
+        SchedulerSettings::from_json(scheduler_config),
         dit::load_transformer<B, T>(ctx, dir / "transformer"),
         std::make_unique<dcae::AutoencoderDC<B, TVae>>(
             dcae::AutoencoderDC<B, TVae>::from_folder(ctx, dir / "vae", dcae::Parts{false, true})),
