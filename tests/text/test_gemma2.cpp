@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "sana/io/safetensors.hpp"
@@ -98,4 +99,39 @@ TEST_CASE("Gemma2Config parsing and loading errors", "[unit][text][gemma2]") {
   reference::Context ctx;
   REQUIRE_THROWS_WITH((text::Gemma2Encoder<reference_backend, float>::load(ctx, SANA_TEST_DATA_DIR "/text/tokenizer")),
                       Catch::Contains("safetensors"));
+}
+
+TEST_CASE("Gemma2Encoder::load leaves the embedding table in the mapping; lookups equal a full copy",
+          "[unit][text][gemma2]") {
+  using B = reference_backend;
+  auto& ctx = test_context<B>();
+  for (const std::string name : {"gemma2_tiny", "gemma2_hd256"}) {  // F32 and BF16 storage
+    const std::string dir = std::string(SANA_TEST_DATA_DIR) + "/text/" + name;
+    auto mapped = text::Gemma2Encoder<B, bf16>::load(ctx, dir);
+    io::ModelFolder folder = io::ModelFolder::open(dir);
+    text::Gemma2Encoder<B, bf16> copied(text::Gemma2Config::from_json(folder.config()));
+    copied.load_weights(ctx, folder);  // no shared folder: every weight copied
+    int mapped_params = 0, copied_params = 0;
+    mapped.visit_parameters([&](const std::string& key, auto&) { mapped_params += 1; REQUIRE(key != "embed_tokens.weight"); });
+    copied.visit_parameters([&](const std::string&, auto&) { copied_params += 1; });
+    REQUIRE(mapped_params + 1 == copied_params);
+
+    const auto f = io::SafetensorsFile::open(dir + "/io.safetensors");
+    auto ids = f.load<std::int64_t, 2>("input_ids");
+    auto mask = f.load<std::int64_t, 2>("attention_mask");
+    Tensor<bf16, 3, B> a({ids.size(0), ids.size(1), mapped.config().hidden_size});
+    Tensor<bf16, 3, B> b(a.shape());
+    Workspace<B> ws;
+    mapped.forward(ctx, ws, ids.view(), mask.view(), a.view());
+    ws.reset();
+    copied.forward(ctx, ws, ids.view(), mask.view(), b.view());
+    ws.reset();
+    REQUIRE(std::memcmp(a.data(), b.data(), a.bytes()) == 0);
+
+    ids.data()[1] = mapped.config().vocab_size;  // one id past the table
+    REQUIRE_THROWS_WITH(mapped.forward(ctx, ws, ids.view(), mask.view(), a.view()),
+                        Catch::Contains("token id " + std::to_string(mapped.config().vocab_size) +
+                                        " at position 1 is outside the vocabulary"));
+    ws.reset();
+  }
 }

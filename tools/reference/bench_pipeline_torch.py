@@ -6,11 +6,15 @@ wrapping the pipeline's own calls (encode_prompt, the transformer, vae.decode).
 
     nice -n 10 /work/venv-ref/bin/python tools/reference/bench_pipeline_torch.py --model 0.6B --size 512 --steps 2 \\
         --text-layers 2 --dtype bf16
+
+--save DIR writes those random weights as a diffusers folder; --folder DIR times from_pretrained(DIR) instead, the
+way users load a checkpoint (its peak RSS includes loading from memory-mapped safetensors).
 """
 import argparse
 import json
 import os
 import resource
+import shutil
 import time
 
 import torch
@@ -45,10 +49,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="also write the stage times and the peak RSS (load included) as JSON")
+    ap.add_argument("--save", metavar="DIR", help="write the random-weight pipeline as a diffusers folder (in --dtype) "
+                    "and exit; bench_pipeline --model DIR and this script's --folder DIR then load the same files")
+    ap.add_argument("--folder", metavar="DIR", help="load the pipeline from a diffusers folder (from_pretrained, "
+                    "memory-mapped safetensors) instead of building random weights")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dt = torch.bfloat16 if a.dtype == "bf16" else torch.float32
     torch.manual_seed(0)
+    if a.folder:
+        pipe = SanaPipeline.from_pretrained(a.folder, torch_dtype=dt)
+        return run(pipe, a)
     tr = SanaTransformer2DModel(in_channels=32, out_channels=32, caption_channels=2304, sample_size=32, **DIT[a.model])
     vae = AutoencoderDC(**VAE)
     te = Gemma2Model(Gemma2Config(num_hidden_layers=a.text_layers, attn_implementation="eager"))
@@ -57,6 +68,17 @@ def main():
                                       algorithm_type="dpmsolver++", final_sigmas_type="zero")
     pipe = SanaPipeline(tokenizer=tok, text_encoder=te.eval().to(dt), vae=vae.eval().to(dt),
                         transformer=tr.eval().to(dt), scheduler=sch)
+    if a.save:
+        pipe.save_pretrained(a.save, safe_serialization=True)
+        # our loader reads the SentencePiece model; transformers 5 saves only tokenizer.json
+        src = os.path.join(ROOT, "tests", "data", "text", "tokenizer", "tokenizer.model")
+        shutil.copy(src, os.path.join(a.save, "tokenizer", "tokenizer.model"))
+        print(f"wrote {a.save}")
+        return None
+    return run(pipe, a)
+
+
+def run(pipe, a):
     times = {"text": 0.0, "denoise": 0.0, "decode": 0.0}
 
     def timed(name, fn):
@@ -88,7 +110,7 @@ def main():
     if a.json:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # VmHWM: load and every image
         out = {f"{k}_s": v / a.repeats for k, v in times.items()}
-        out.update(model=a.model, dtype=a.dtype, size=a.size, steps=a.steps, threads=a.threads, first_s=first,
+        out.update(model=a.folder or a.model, dtype=a.dtype, size=a.size, steps=a.steps, threads=a.threads, first_s=first,
                    total_s=total, peak_gib=peak, torch=torch.__version__)
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -21,3 +21,15 @@ foreach(bad "--prompt;x" "--model;m;--prompt;x;--out;o;--dtype;f64" "--model;m;-
     message(FATAL_ERROR "sana encode ${bad}: expected exit 2, got ${rc} (${e})")
   endif()
 endforeach()
+# Memory: 100 distinct prompts of 8192 tokens need ~115 GiB of attention scores; refused before any allocation.
+set(many "")
+foreach(i RANGE 1 100)
+  list(APPEND many --prompt "prompt number ${i}")
+endforeach()
+execute_process(COMMAND ${SANA} encode --tokenizer ${DATA}/tokenizer --text-encoder ${DATA}/gemma2_tiny ${many}
+                        --max-sequence-length 8192 --no-negative --out ${OUT}.big
+                RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e)
+if(NOT rc EQUAL 1 OR NOT e MATCHES "encoding 100 prompt.s. of 8[0-9]+ tokens needs about [0-9.]+ GiB, more than the"
+   OR EXISTS ${OUT}.big)
+  message(FATAL_ERROR "sana encode with 100 prompts of 8192 tokens: expected a memory refusal, got ${rc}: ${e}")
+endif()

@@ -95,6 +95,16 @@ private:
   std::uint64_t size_ = 0;
 };
 
+/// Drops the pages of `bytes` (a range of a read-only file mapping) from the process's resident set: a weight
+/// copied out of the mapping need not stay resident twice, so loading peaks at one copy of the weights. The pages
+/// stay in the page cache; touching them again reads them back. Only whole pages inside the range are dropped.
+inline void drop_mapped_pages(std::span<const std::byte> bytes) noexcept {
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(bytes.data()) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(bytes.data()) + bytes.size()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 /// Owns a read-only mapping of a regular file. Move-only. An empty file maps to an empty span.
 class MappedFile {
 public:

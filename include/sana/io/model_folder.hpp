@@ -129,13 +129,24 @@ public:
   template <Element T, std::size_t Rank>
   Tensor<T, Rank, reference_backend> load(std::string_view key, const Shape<Rank>& expected) {
     const std::size_t i = use(key);
-    return load_tensor<T>(shards_[refs_[i].shard].name(), entry(i), expected);
+    auto t = load_tensor<T>(shards_[refs_[i].shard].name(), entry(i), expected);
+    drop_mapped_pages(entry(i).bytes);  // the copy is what stays resident
+    return t;
   }
   /// `load("blocks.0.attn1.to_q.weight", view)`: converting copy with the view's shape.
   template <Element T, std::size_t Rank>
   void load(std::string_view key, const TensorView<T, Rank, host_space>& dst) {
     const std::size_t i = use(key);
     load_tensor_into(shards_[refs_[i].shard].name(), entry(i), dst);
+    drop_mapped_pages(entry(i).bytes);
+  }
+  /// The entry of `key` with its shape checked against `expected`, for code that reads the mapped bytes itself
+  /// (they stay valid while this folder lives).
+  template <std::size_t Rank>
+  const TensorEntry& checked_entry(std::string_view key, const Shape<Rank>& expected) {
+    const std::size_t i = use(key);
+    detail::check_shape(shards_[refs_[i].shard].name(), entry(i), expected);
+    return entry(i);
   }
   template <Element T, std::size_t Rank>
   BorrowedOrOwned<T, Rank> borrow_or_load(std::string_view key, const Shape<Rank>& expected) {

@@ -262,7 +262,9 @@ public:
                                 : static_cast<double>(vae_->decoder.plan_bytes(z));
     const double images = n * 3.0 * static_cast<double>(p.gen_height * p.gen_width) * (4.0 * 3.0 + sizeof(TVae)) +
                           n * 3.0 * static_cast<double>(p.height * p.width) * 5.0;
-    return static_cast<std::uint64_t>(std::max(dit + sampler, decode + images) + latent * 4.0);
+    const std::int64_t text_len = text::token_budget(rq.max_sequence_length, text_->chi_tokens());
+    const double text = text_->encoder().forward_bytes(static_cast<std::int64_t>(rq.prompts.size()), text_len);
+    return static_cast<std::uint64_t>(std::max({text, dit + sampler, decode + images}) + latent * 4.0);
   }
 
   GenerateResult generate(Ctx& ctx, const GenerateRequest& rq, const GenerateCallbacks& cb = {}) {

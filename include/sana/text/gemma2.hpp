@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -193,17 +194,32 @@ public:
     for (std::int64_t i = 0; i < config_.num_hidden_layers; ++i) layers_.emplace_back(config_);
   }
 
-  /// Reads `config.json` and the weights of a `text_encoder/` folder (converting to T).
+  /// Reads `config.json` and the weights of a `text_encoder/` folder (converting to T). On a host backend the
+  /// token-embedding table stays in the file's mapping (see `load_weights`).
   static Gemma2Encoder load(Ctx& ctx, const std::filesystem::path& dir) {
-    io::ModelFolder folder = io::ModelFolder::open(dir);
-    Gemma2Encoder enc(Gemma2Config::from_json(folder.config()));
-    enc.load_weights(ctx, folder);
+    auto folder = std::make_shared<io::ModelFolder>(io::ModelFolder::open(dir));
+    Gemma2Encoder enc(Gemma2Config::from_json(folder->config()));
+    enc.load_weights(ctx, *folder, folder);
     return enc;
   }
 
   /// Loads every parameter from `folder` (keys with or without a `model.` prefix) and rejects unexpected tensors.
-  void load_weights(Ctx& ctx, io::ModelFolder& folder) {
+  /// Given `keep` (the same folder, shared) on a host backend, `embed_tokens.weight` is not copied: lookups read
+  /// and convert only the rows they need from the mapping, so the (V, C) table (2.4 GB in fp32 for Gemma-2-2B)
+  /// never becomes resident. `visit_parameters` then skips it.
+  void load_weights(Ctx& ctx, io::ModelFolder& folder, std::shared_ptr<const io::ModelFolder> keep = nullptr) {
     const std::string prefix = folder.contains("model.embed_tokens.weight") ? "model." : "";
+    if constexpr (is_host_backend_v<B>) {
+      if (keep) {
+        const auto& e = folder.checked_entry(prefix + "embed_tokens.weight", embed_tokens_.shape());
+        const bool float_storage =
+            e.dtype == io::StoredDType::F32 || e.dtype == io::StoredDType::F16 || e.dtype == io::StoredDType::BF16;
+        check(float_storage, folder.file_of(prefix + "embed_tokens.weight").name(),
+              "tensor 'embed_tokens.weight' is stored as ", io::stored_dtype_name(e.dtype), " (supported: F32, F16, BF16)");
+        mapped_embedding_ = MappedEmbedding{std::move(keep), &e};
+        embed_tokens_ = Tensor<T, 2, B>();
+      }
+    }
     visit_parameters([&](const std::string& name, auto& tensor) {
       const std::string key = prefix + name;
       if constexpr (is_host_backend_v<B>) {
@@ -220,12 +236,24 @@ public:
 
   template <class F>
   void visit_parameters(F&& f) {
-    f(std::string("embed_tokens.weight"), embed_tokens_);
+    if (!mapped_embedding_.entry) f(std::string("embed_tokens.weight"), embed_tokens_);
     for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].visit_parameters("layers." + std::to_string(i) + ".", f);
     f(std::string("norm.weight"), norm_);
   }
 
   const Gemma2Config& config() const { return config_; }
+
+  /// Bytes of workspace `forward` takes for `bt` rows of `len` tokens (the (Bt, Hq, L, L) scores dominate long inputs).
+  double forward_bytes(std::int64_t bt, std::int64_t len) const {
+    const auto& c = config_;
+    const double rows = static_cast<double>(bt) * static_cast<double>(len);
+    const double per_row = 3.0 * static_cast<double>(c.hidden_size) +
+                           2.0 * static_cast<double>(c.num_attention_heads * c.head_dim) +
+                           2.0 * static_cast<double>(c.num_key_value_heads * c.head_dim) +
+                           2.0 * static_cast<double>(c.intermediate_size);
+    const double scores = rows * static_cast<double>(c.num_attention_heads) * static_cast<double>(len);
+    return (rows * per_row + scores) * static_cast<double>(sizeof(T));
+  }
 
   /// out (Bt, L, C) = last_hidden_state for ids (Bt, L) with attention mask (Bt, L) (1 = token, 0 = padding).
   /// Padded positions are computed too (they attend to the real tokens before them), as in transformers.
@@ -241,6 +269,10 @@ public:
           shape_string(out.shape()), " is not contiguous (", bt, ", ", len, ", ", dim, ")");
     const float eps = static_cast<float>(c.rms_norm_eps);
     const float scale = static_cast<float>(std::pow(c.query_pre_attn_scalar, -0.5));
+    if constexpr (is_host_backend_v<B>)
+      require_memory(forward_bytes(bt, len), "gemma2",
+                     "encoding " + std::to_string(bt) + " prompt(s) of " + std::to_string(len) + " tokens",
+                     " (fewer prompts per call or a smaller max_sequence_length)");
     auto scope = ws.scope();
 
     auto h = ws.template allocate<T>(Shape<2>{rows, dim});                  // (Bt·L, C) residual stream
@@ -254,8 +286,7 @@ public:
     auto gate = ws.template allocate<T>(Shape<2>{rows, c.intermediate_size});  // (Bt·L, F)
     auto up = ws.template allocate<T>(Shape<2>{rows, c.intermediate_size});    // (Bt·L, F)
 
-    const float embed_scale = to_float(convert<T>(static_cast<float>(std::sqrt(static_cast<double>(dim)))));
-    ops::embedding_lookup<Ctx, T>(ctx, ids.reshape(Shape<1>{rows}), embed_tokens_.view(), h, embed_scale);  // (Bt·L, C)
+    embed(ctx, ws, ids.reshape(Shape<1>{rows}), h);  // (Bt·L, C)
 
     const auto q2 = q.reshape(Shape<2>{rows, hq * hd});     // (Bt·L, Hq·D)
     const auto k2 = k.reshape(Shape<2>{rows, hkv * hd});    // (Bt·L, Hkv·D)
@@ -316,8 +347,44 @@ public:
   }
 
 private:
+  /// The embedding table left in the checkpoint's mapping (host backends, `load`).
+  struct MappedEmbedding {
+    std::shared_ptr<const io::ModelFolder> file;  ///< keeps the mapping alive
+    const io::TensorEntry* entry = nullptr;       ///< (V, C), F32 / F16 / BF16
+  };
+
+  /// h (N, C) = embed_tokens[ids] · sqrt(C) rounded to T, as transformers' Gemma2Model computes it.
+  void embed(Ctx& ctx, Workspace<B>& ws, TensorView<const std::int64_t, 1, space> ids, TensorView<T, 2, space> h) {
+    const std::int64_t dim = config_.hidden_size, n = ids.size(0);
+    const float scale = to_float(convert<T>(static_cast<float>(std::sqrt(static_cast<double>(dim)))));
+    if (!mapped_embedding_.entry) return ops::embedding_lookup<Ctx, T>(ctx, ids, embed_tokens_.view(), h, scale);
+    if constexpr (is_host_backend_v<B>) {
+      // Gather the rows (converted to T exactly as a full load would), then scale them with the same op.
+      const io::TensorEntry& e = *mapped_embedding_.entry;
+      const std::size_t width = io::stored_dtype_bits(e.dtype) / 8 * static_cast<std::size_t>(dim);
+      auto scope = ws.scope();
+      auto rows = ws.template allocate<T>(Shape<2>{n, dim});  // (N, C) unscaled rows
+      auto row_ids = ws.template allocate<std::int64_t>(Shape<1>{n});  // (N) 0..N−1
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t id = ids.data()[i];
+        check(id >= 0 && id < config_.vocab_size, "embedding_lookup", "token id ", id, " at position ", i,
+              " is outside the vocabulary [0, ", config_.vocab_size, ")");
+        const std::byte* src = e.bytes.data() + static_cast<std::size_t>(id) * width;
+        T* dst = rows.data() + i * dim;
+        switch (e.dtype) {
+          case io::StoredDType::F32: io::detail::convert_elements<float>(src, dst, static_cast<std::size_t>(dim)); break;
+          case io::StoredDType::F16: io::detail::convert_elements<f16>(src, dst, static_cast<std::size_t>(dim)); break;
+          default: io::detail::convert_elements<bf16>(src, dst, static_cast<std::size_t>(dim)); break;
+        }
+        row_ids.data()[i] = i;
+      }
+      ops::embedding_lookup<Ctx, T>(ctx, row_ids, rows, h, scale);  // (N, C)
+    }
+  }
+
   Gemma2Config config_;
   Tensor<T, 2, B> embed_tokens_;
+  MappedEmbedding mapped_embedding_;
   std::vector<Gemma2Layer<B, T>> layers_;
   Tensor<T, 1, B> norm_;
 };
