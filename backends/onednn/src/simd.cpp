@@ -418,6 +418,66 @@ SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::i
   }
 }
 
+
+// ---- Gemma-2 -----------------------------------------------------------------------------------
+
+/// x·rsqrt(mean(x²)+eps)·(1+w), in the reference's order of operations per element (in place allowed).
+template <class T>
+SANA_SIMD void gemma_rms_norm_rows(const GemmaRmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t C = d.cols;
+  const T* w = static_cast<const T*>(d.weight);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const T* x = static_cast<const T*>(d.x) + r * d.ldx;
+    T* y = static_cast<T*>(d.y) + r * d.ldy;
+    __m512 q = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < C; j += 16) {
+      const __m512 t = load(x + j, lanes(C - j));
+      q = _mm512_fmadd_ps(t, t, q);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) / static_cast<float>(C) + d.eps));
+    for (std::int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = lanes(C - j);
+      store(y + j, _mm512_mul_ps(_mm512_mul_ps(load(x + j, m), inv), _mm512_add_ps(one, load(w + j, m))), m);
+    }
+  }
+}
+
+/// Rotate-half RoPE of tokens [t0, t1): cos/sin per token as the reference computes them (scalar, rounded
+/// to T), then every head of every batch item rotated 16 pairs at a time with the reference's three roundings.
+template <class T>
+SANA_SIMD void rotary_tokens(const RotaryEmbeddingDesc& d, std::int64_t t0, std::int64_t t1) {
+  const std::int64_t half = d.head_dim / 2;
+  thread_local std::vector<float> table;
+  table.resize(static_cast<std::size_t>(3 * half));
+  float *inv_freq = table.data(), *cos_t = inv_freq + half, *sin_t = cos_t + half;
+  for (std::int64_t i = 0; i < half; ++i)
+    inv_freq[i] = 1.0f / std::pow(d.theta, static_cast<float>(2 * i) / static_cast<float>(d.head_dim));
+  for (std::int64_t t = t0; t < t1; ++t) {
+    const float pos = static_cast<float>(d.position_offset + t);
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float angle = pos * inv_freq[i];
+      cos_t[i] = to_float(convert<T>(std::cos(angle)));
+      sin_t[i] = to_float(convert<T>(std::sin(angle)));
+    }
+    for (std::int64_t b = 0; b < d.batch; ++b) {
+      for (std::int64_t h = 0; h < d.heads; ++h) {
+        T* x = static_cast<T*>(d.x) + b * d.stride_b + t * d.stride_t + h * d.stride_h;
+        for (std::int64_t i = 0; i < half; i += 16) {
+          const __mmask16 m = lanes(half - i);
+          const __m512 x1 = load(x + i, m), x2 = load(x + half + i, m);
+          const __m512 c = _mm512_maskz_loadu_ps(m, cos_t + i), s = _mm512_maskz_loadu_ps(m, sin_t + i);
+          const __m512 lo = _mm512_add_ps(round_to<T>(_mm512_mul_ps(x1, c)),
+                                          round_to<T>(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), x2), s)));
+          const __m512 hi = _mm512_add_ps(round_to<T>(_mm512_mul_ps(x2, c)), round_to<T>(_mm512_mul_ps(x1, s)));
+          store(x + i, lo, m);
+          store(x + half + i, hi, m);
+        }
+      }
+    }
+  }
+}
+
 } // namespace
 
 // Runs KERNEL<T>(args...) for the descriptor's dtype; false for a dtype these kernels do not cover.
@@ -452,6 +512,13 @@ bool usable(DType t) { return available() && (t == DType::F32 || t == DType::BF1
 bool attention_softmax(const AttentionSoftmaxDesc& d, std::int64_t r0, std::int64_t r1) {
   if (d.keys >= (std::int64_t{1} << 31)) return false;  // 32-bit key indices
   SANA_SIMD_BY_DTYPE(d.dtype, attention_softmax_rows, d, r0, r1)
+}
+bool gemma_rms_norm(const GemmaRmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
+  SANA_SIMD_BY_DTYPE(d.dtype, gemma_rms_norm_rows, d, r0, r1)
+}
+bool rotary_embedding(const RotaryEmbeddingDesc& d, std::int64_t t0, std::int64_t t1) {
+  if (d.head_dim % 2 != 0) return false;  // the reference reports it
+  SANA_SIMD_BY_DTYPE(d.dtype, rotary_tokens, d, t0, t1)
 }
 bool channel_rms_norm(const ChannelRmsNormDesc& d, std::int64_t n, std::int64_t p0, std::int64_t p1) {
   SANA_SIMD_BY_DTYPE(d.dtype, channel_rms_norm_pixels, d, n, p0, p1)

@@ -32,6 +32,9 @@ bool depthwise_glu(const DepthwiseGluDesc& d, const float* taps, const float* bi
 /// Gemma-2: soft-capped, masked attention softmax of score rows [r0, r1) of the flattened
 /// (batch, heads, queries) rows; false for a case it does not cover.
 bool attention_softmax(const AttentionSoftmaxDesc& d, std::int64_t r0, std::int64_t r1);
+/// Gemma-2: RMSNorm with (1 + w) of rows [r0, r1); RoPE (rotate-half) of tokens [t0, t1), all heads.
+bool gemma_rms_norm(const GemmaRmsNormDesc& d, std::int64_t r0, std::int64_t r1);
+bool rotary_embedding(const RotaryEmbeddingDesc& d, std::int64_t t0, std::int64_t t1);
 /// DC-AE: RMSNorm over the channels of pixels [p0, p1) of image n (NCHW), vectorised across pixels.
 bool channel_rms_norm(const ChannelRmsNormDesc& d, std::int64_t n, std::int64_t p0, std::int64_t p1);
 /// DC-AE: GLU elements [i0, i1) of one image's (channels x pixels) output plane.

@@ -1,6 +1,6 @@
-// Gemma-2 text-encoder ops on the oneDNN backend, split across oneDNN's OpenMP threads: the soft-capped
-// attention softmax as an AVX-512 kernel where the CPU has it, the others (and the softmax elsewhere) as
-// the reference loops over independent slices (rows, tokens, (batch, head) pairs).
+// Gemma-2 text-encoder ops on the oneDNN backend, split across oneDNN's OpenMP threads: RMSNorm, RoPE and the
+// soft-capped attention softmax as AVX-512 kernels where the CPU has them, the reference loops over independent
+// slices (rows, tokens, (batch, head) pairs) elsewhere.
 #include "sana/backend/reference/text.hpp"
 #include "sana/backends/onednn/onednn.hpp"
 #include "parallel.hpp"
@@ -13,6 +13,8 @@ using onednn::offset;
 using onednn::parallel_chunks;
 
 void kernels<onednn_backend>::run(onednn::Context&, const GemmaRmsNormDesc& d) {
+  if (onednn::simd::usable(d.dtype))
+    return parallel_chunks(d.rows, 8, [&](std::int64_t r0, std::int64_t r1) { onednn::simd::gemma_rms_norm(d, r0, r1); });
   parallel_chunks(d.rows, 8, [&](std::int64_t r0, std::int64_t r1) {
     GemmaRmsNormDesc s = d;
     s.rows = r1 - r0;
@@ -23,6 +25,8 @@ void kernels<onednn_backend>::run(onednn::Context&, const GemmaRmsNormDesc& d) {
 }
 
 void kernels<onednn_backend>::run(onednn::Context&, const RotaryEmbeddingDesc& d) {
+  if (onednn::simd::usable(d.dtype) && d.head_dim % 2 == 0)
+    return parallel_chunks(d.tokens, 8, [&](std::int64_t t0, std::int64_t t1) { onednn::simd::rotary_embedding(d, t0, t1); });
   parallel_chunks(d.tokens, 8, [&](std::int64_t t0, std::int64_t t1) {
     RotaryEmbeddingDesc s = d;
     s.tokens = t1 - t0;
