@@ -138,26 +138,35 @@ SANA_SIMD void layer_norm_rows(const ModulatedLayerNormDesc& d, std::int64_t r0,
   }
 }
 
-template <class T>
-SANA_SIMD void rms_norm_rows(const RmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
-  const std::int64_t C = d.c;
-  const T* w = static_cast<const T*>(d.weight);
+/// Rows [r0, r1) of y = x·rsqrt(mean(x²)+eps)·g with g = w (or 1 without w), or g = 1 + w for Gemma's norm
+/// (`one_plus_w`), in the reference kernels' order of operations per element; y may be x.
+template <class T, bool one_plus_w>
+SANA_SIMD void rms_rows(const T* x0, std::int64_t ldx, T* y0, std::int64_t ldy, const T* w, std::int64_t C, float eps,
+                        std::int64_t r0, std::int64_t r1) {
+  const __m512 one = _mm512_set1_ps(1.0f);
   for (std::int64_t r = r0; r < r1; ++r) {
-    const T* x = static_cast<const T*>(d.x) + r * d.x_row_stride;
-    T* y = static_cast<T*>(d.y) + r * d.y_row_stride;
+    const T* x = x0 + r * ldx;
+    T* y = y0 + r * ldy;
     __m512 q = _mm512_setzero_ps();
     for (std::int64_t j = 0; j < C; j += 16) {
       const __m512 t = load(x + j, lanes(C - j));
       q = _mm512_fmadd_ps(t, t, q);
     }
-    const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) / static_cast<float>(C) + d.eps));
+    const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) / static_cast<float>(C) + eps));
     for (std::int64_t j = 0; j < C; j += 16) {
       const __mmask16 m = lanes(C - j);
       __m512 t = _mm512_mul_ps(load(x + j, m), inv);
-      if (w) t = _mm512_mul_ps(t, load(w + j, m));
+      if constexpr (one_plus_w) t = _mm512_mul_ps(t, _mm512_add_ps(one, load(w + j, m)));
+      else if (w) t = _mm512_mul_ps(t, load(w + j, m));
       store(y + j, t, m);
     }
   }
+}
+
+template <class T>
+SANA_SIMD void rms_norm_rows(const RmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
+  rms_rows<T, false>(static_cast<const T*>(d.x), d.x_row_stride, static_cast<T*>(d.y), d.y_row_stride,
+                     static_cast<const T*>(d.weight), d.c, d.eps, r0, r1);
 }
 
 template <class T>
@@ -421,26 +430,10 @@ SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::i
 
 // ---- Gemma-2 -----------------------------------------------------------------------------------
 
-/// x·rsqrt(mean(x²)+eps)·(1+w), in the reference's order of operations per element (in place allowed).
 template <class T>
 SANA_SIMD void gemma_rms_norm_rows(const GemmaRmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
-  const std::int64_t C = d.cols;
-  const T* w = static_cast<const T*>(d.weight);
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (std::int64_t r = r0; r < r1; ++r) {
-    const T* x = static_cast<const T*>(d.x) + r * d.ldx;
-    T* y = static_cast<T*>(d.y) + r * d.ldy;
-    __m512 q = _mm512_setzero_ps();
-    for (std::int64_t j = 0; j < C; j += 16) {
-      const __m512 t = load(x + j, lanes(C - j));
-      q = _mm512_fmadd_ps(t, t, q);
-    }
-    const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) / static_cast<float>(C) + d.eps));
-    for (std::int64_t j = 0; j < C; j += 16) {
-      const __mmask16 m = lanes(C - j);
-      store(y + j, _mm512_mul_ps(_mm512_mul_ps(load(x + j, m), inv), _mm512_add_ps(one, load(w + j, m))), m);
-    }
-  }
+  rms_rows<T, true>(static_cast<const T*>(d.x), d.ldx, static_cast<T*>(d.y), d.ldy, static_cast<const T*>(d.weight), d.cols,
+                    d.eps, r0, r1);
 }
 
 /// Rotate-half RoPE of tokens [t0, t1): cos/sin per token as the reference computes them (scalar, rounded
