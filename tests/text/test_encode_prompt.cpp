@@ -2,6 +2,8 @@
 // with the trained test tokenizer and the tiny Gemma-2 encoder; and the reuse of repeated/negative prompts.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -106,4 +108,44 @@ TEST_CASE("PromptEncoder refuses a tokenizer with more pieces than the encoder e
                       Catch::Matches(".*tokenizer/tokenizer.model\\) has [0-9]+ pieces but the text encoder "
                                      "\\(text_encoder/config.json vocab_size\\) embeds [0-9]+: they come from different "
                                      "models.*"));
+}
+
+TEMPLATE_LIST_TEST_CASE("PaddedTokens::zeroed keeps every real-token embedding; padding past the last real token is 0",
+                        "[unit][text][encode_prompt]", ParityBackends) {
+  using B = TestType;
+  SANA_REQUIRE_BACKEND(B);
+  auto& ctx = test_context<B>();
+  auto enc = make_encoder<B>();
+  const std::vector<std::string> prompts{"a cat", "a much longer prompt about a red fox jumping over a lazy dog"};
+  Workspace<B> ws;
+  auto full = enc.encode(ctx, ws, prompts);
+  ws.reset();
+  auto cut = enc.encode(ctx, ws, prompts, text::PaddedTokens::zeroed);
+  ws.reset();
+  auto neg_full = enc.encode_negative(ctx, ws, "", 1);
+  ws.reset();
+  auto neg_cut = enc.encode_negative(ctx, ws, "", 1, text::PaddedTokens::zeroed);  // not served from the cache
+  ws.reset();
+  REQUIRE(enc.rows_encoded() == 1);
+  for (auto [a, b] : {std::pair{&full, &cut}, std::pair{&neg_full, &neg_cut}}) {
+    const auto ea = host<B>(a->embeds), eb = host<B>(b->embeds);
+    const auto ma = host<B>(a->mask), mb = host<B>(b->mask);
+    REQUIRE(std::equal(ma.data(), ma.data() + ma.numel(), mb.data()));
+    const std::int64_t rows = ea.size(0) * ea.size(1), dim = ea.size(2);
+    double worst = 0, scale = 0;
+    std::int64_t padded = 0;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < dim; ++c) {
+        const float x = ea.data()[r * dim + c], y = eb.data()[r * dim + c];
+        if (ma.data()[r]) {  // real tokens: the same embeddings
+          worst = std::max(worst, double(std::abs(x - y)));
+          scale = std::max(scale, double(std::abs(x)));
+        } else {  // padding: zero past the batch's last real token, finite before it
+          padded += y == 0.0f;
+          REQUIRE(std::isfinite(y));
+        }
+      }
+    REQUIRE(padded > 0);
+    REQUIRE(worst <= 1e-5 * scale);
+  }
 }

@@ -299,27 +299,37 @@ public:
       for (int j = 0; j < rq.images_per_prompt; ++j) pos.push_back(p);
     check(rq.max_sequence_length == text_->options().max_sequence_length, "generate", "max_sequence_length ",
           rq.max_sequence_length, " differs from the encoder's ", text_->options().max_sequence_length);
-    auto cond = text_->encode(ctx, ws, pos);
+    // Padded text positions are masked out of every cross-attention (their weight is exactly 0), so Gemma-2 stops
+    // at the last real token and the transformer only sees the first M' positions some row needs (the text stage's
+    // per-block K/V and each step's cross-attention shrink from 300 keys to M'); the image is unchanged.
+    auto cond = text_->encode(ctx, ws, pos, text::PaddedTokens::zeroed);
     ws.reset();
     std::optional<text::PromptEmbeddings<B, TText>> uncond;
     if (guide.do_cfg()) {
-      uncond = text_->encode_negative(ctx, ws, rq.negative_prompt, N);
+      uncond = text_->encode_negative(ctx, ws, rq.negative_prompt, N, text::PaddedTokens::zeroed);
       ws.reset();
     }
-    const std::int64_t M = cond.embeds.size(1), Cc = cond.embeds.size(2);
-    Tensor<T, 3, B> text_batch({nb * N, M, Cc});  // (nb·N, M, Cc)
+    const std::int64_t M_all = cond.embeds.size(1), Cc = cond.embeds.size(2);
+    const auto cond_mask = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(cond.mask.view()));  // (N, M)
+    std::optional<Tensor<std::int64_t, 2, reference_backend>> uncond_mask;
+    if (uncond) uncond_mask = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(uncond->mask.view()));
+    const std::int64_t M = std::max(kept_text_positions(cond_mask), uncond_mask ? kept_text_positions(*uncond_mask) : 1);
+    Tensor<T, 3, B> text_batch({nb * N, M, Cc});  // (nb·N, M', Cc)
     std::vector<float> mask(static_cast<std::size_t>(nb * N * M));
     {
       std::int64_t at = 0;
-      auto put = [&](const text::PromptEmbeddings<B, TText>& e) {  // cast to the transformer's dtype
-        ops::copy(ctx, TensorView<const TText, 3, space>(e.embeds.view()), text_batch.view().slice(0, at * N, N));
-        auto m = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(e.mask.view()));
-        for (std::int64_t i = 0; i < N * M; ++i) mask[static_cast<std::size_t>(at * N * M + i)] = static_cast<float>(m.data()[i]);
+      auto put = [&](const text::PromptEmbeddings<B, TText>& e, const Tensor<std::int64_t, 2, reference_backend>& m) {
+        // cast to the transformer's dtype; the first M' positions
+        ops::copy(ctx, TensorView<const TText, 3, space>(e.embeds.view()).slice(1, 0, M),
+                  text_batch.view().slice(0, at * N, N));
+        for (std::int64_t i = 0; i < N; ++i)
+          for (std::int64_t j = 0; j < M; ++j)
+            mask[static_cast<std::size_t>((at * N + i) * M + j)] = static_cast<float>(m.data()[i * M_all + j]);
         ++at;
       };
-      if (uncond) put(*uncond);
-      put(cond);
-      if (guide.do_pag()) put(cond);
+      if (uncond) put(*uncond, *uncond_mask);
+      put(cond, cond_mask);
+      if (guide.do_pag()) put(cond, cond_mask);
     }
     require_finite(ctx, TensorView<const T, 3, space>(text_batch.view()), "the prompt embeddings (text encoder)");
     auto text_kv = transformer_->encode_text(ctx, ws, TensorView<const T, 3, space>(text_batch.view()), mask);
@@ -568,6 +578,18 @@ public:
 
 private:
   SanaPipeline() = default;
+
+  /// 1 + the last position any row's mask keeps (position 0, BOS, always counts).
+  static std::int64_t kept_text_positions(const Tensor<std::int64_t, 2, reference_backend>& mask) {
+    std::int64_t kept = 1;
+    for (std::int64_t i = 0; i < mask.size(0); ++i)
+      for (std::int64_t j = mask.size(1) - 1; j >= kept; --j)
+        if (mask.data()[i * mask.size(1) + j]) {
+          kept = j + 1;
+          break;
+        }
+    return kept;
+  }
 
   /// Refuses a request whose estimated peak exceeds the machine's memory (host backends; the CUDA backend
   /// reports its own allocation failures with the size asked for).
