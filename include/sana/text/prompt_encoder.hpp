@@ -34,7 +34,7 @@ struct PromptOptions {
 
 /// What a padded position of the output holds. Gemma-2 is causal and the padding comes last, so no real token
 /// depends on a padded one, and every consumer of the embeddings masks padded positions out (the DiT's
-/// cross-attention adds −10000 to their logits, whose exp is exactly 0 in fp32). `zeroed` therefore runs
+/// cross-attention adds −10000 to their logits, whose softmax weight underflows to exactly 0). `zeroed` therefore runs
 /// Gemma-2 only up to the batch's last real token and writes zeros after it: the same real-token embeddings for
 /// a fraction of the work (a 12-token prompt with CHI: 441 of 727 positions; an empty negative prompt: 1 of 300).
 /// Padded positions before the batch's last real token are computed but may differ from `computed`: a padded
