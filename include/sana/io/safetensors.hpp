@@ -465,6 +465,18 @@ void convert_elements(const std::byte* src, T* dst, std::size_t n) {
 }
 } // namespace detail
 
+/// Converts `n` elements stored as `dtype` at `src` (any alignment) to the float type T with round-to-nearest-even;
+/// false when `dtype` is not F32, F16 or BF16.
+template <FloatElement T>
+bool convert_float_elements(StoredDType dtype, const std::byte* src, T* dst, std::size_t n) {
+  switch (dtype) {
+    case StoredDType::F32: detail::convert_elements<float>(src, dst, n); return true;
+    case StoredDType::F16: detail::convert_elements<f16>(src, dst, n); return true;
+    case StoredDType::BF16: detail::convert_elements<bf16>(src, dst, n); return true;
+    default: return false;
+  }
+}
+
 /// Copies a tensor's elements into `dst` (`numel` elements, contiguous), converting floating
 /// storage (F32, F16, BF16) to the floating type T with round-to-nearest-even; integer storage
 /// loads only into the same type. Anything else is an error naming the file and tensor.
@@ -477,12 +489,7 @@ void copy_elements(std::string_view where, const TensorEntry& e, T* dst) {
     return;
   }
   if constexpr (FloatElement<T>) {
-    switch (e.dtype) {
-      case StoredDType::F32: detail::convert_elements<float>(e.bytes.data(), dst, n); return;
-      case StoredDType::F16: detail::convert_elements<f16>(e.bytes.data(), dst, n); return;
-      case StoredDType::BF16: detail::convert_elements<bf16>(e.bytes.data(), dst, n); return;
-      default: break;
-    }
+    if (convert_float_elements(e.dtype, e.bytes.data(), dst, n)) return;
     fail(where, "tensor ", detail::name_arg{e.name}, " is stored as ", stored_dtype_name(e.dtype), " and cannot be loaded as ",
          detail::element_name<T>(), " (supported: F32, F16, BF16)");
   } else {

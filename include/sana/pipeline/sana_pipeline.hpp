@@ -313,7 +313,8 @@ public:
     const auto cond_mask = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(cond.mask.view()));  // (N, M)
     std::optional<Tensor<std::int64_t, 2, reference_backend>> uncond_mask;
     if (uncond) uncond_mask = to_host<B>(ctx, TensorView<const std::int64_t, 2, space>(uncond->mask.view()));
-    const std::int64_t M = std::max(kept_text_positions(cond_mask), uncond_mask ? kept_text_positions(*uncond_mask) : 1);
+    const std::int64_t M = std::max(text::kept_length(cond_mask.data(), N, M_all),
+                                    uncond_mask ? text::kept_length(uncond_mask->data(), N, M_all) : 1);  // M'
     Tensor<T, 3, B> text_batch({nb * N, M, Cc});  // (nb·N, M', Cc)
     std::vector<float> mask(static_cast<std::size_t>(nb * N * M));
     {
@@ -578,18 +579,6 @@ public:
 
 private:
   SanaPipeline() = default;
-
-  /// 1 + the last position any row's mask keeps (position 0, BOS, always counts).
-  static std::int64_t kept_text_positions(const Tensor<std::int64_t, 2, reference_backend>& mask) {
-    std::int64_t kept = 1;
-    for (std::int64_t i = 0; i < mask.size(0); ++i)
-      for (std::int64_t j = mask.size(1) - 1; j >= kept; --j)
-        if (mask.data()[i * mask.size(1) + j]) {
-          kept = j + 1;
-          break;
-        }
-    return kept;
-  }
 
   /// Refuses a request whose estimated peak exceeds the machine's memory (host backends; the CUDA backend
   /// reports its own allocation failures with the size asked for).

@@ -370,12 +370,7 @@ private:
         check(id >= 0 && id < config_.vocab_size, "embedding_lookup", "token id ", id, " at position ", i,
               " is outside the vocabulary [0, ", config_.vocab_size, ")");
         const std::byte* src = e.bytes.data() + static_cast<std::size_t>(id) * width;
-        T* dst = rows.data() + i * dim;
-        switch (e.dtype) {
-          case io::StoredDType::F32: io::detail::convert_elements<float>(src, dst, static_cast<std::size_t>(dim)); break;
-          case io::StoredDType::F16: io::detail::convert_elements<f16>(src, dst, static_cast<std::size_t>(dim)); break;
-          default: io::detail::convert_elements<bf16>(src, dst, static_cast<std::size_t>(dim)); break;
-        }
+        io::convert_float_elements(e.dtype, src, rows.data() + i * dim, static_cast<std::size_t>(dim));  // checked at load
         row_ids.data()[i] = i;
       }
       ops::embedding_lookup<Ctx, T>(ctx, row_ids, rows, h, scale);  // (N, C)

@@ -36,12 +36,24 @@ struct PromptOptions {
 /// depends on a padded one, and every consumer of the embeddings masks padded positions out (the DiT's
 /// cross-attention adds −10000 to their logits, whose softmax weight underflows to exactly 0). `zeroed` therefore runs
 /// Gemma-2 only up to the batch's last real token and writes zeros after it: the same real-token embeddings for
-/// a fraction of the work (a 12-token prompt with CHI: 441 of 727 positions; an empty negative prompt: 1 of 300).
+/// a fraction of the work (a short prompt with CHI: about 450 of 727 positions; an empty negative prompt: 1 of 300).
 /// Padded positions before the batch's last real token are computed but may differ from `computed`: a padded
 /// query whose sliding window holds no real key gets transformers' uniform 1/keys fallback, which depends on the
 /// sequence length. Only their finiteness matters downstream. `computed` (the default) equals diffusers'
 /// encode_prompt at every position, padded ones included.
 enum class PaddedTokens { computed, zeroed };
+
+/// 1 + the last position that any of `rows` mask rows of `length` keeps; at least 1 (BOS is always kept).
+inline std::int64_t kept_length(const std::int64_t* mask, std::int64_t rows, std::int64_t length) {
+  std::int64_t kept = 1;
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t s = length - 1; s >= kept; --s)
+      if (mask[r * length + s]) {
+        kept = s + 1;
+        break;
+      }
+  return kept;
+}
 
 /// Embeddings (N, M, C) and mask (N, M) on backend B.
 template <class B, class T>
@@ -141,7 +153,7 @@ private:
     backend_traits<B>::upload(ctx, out.mask.data(), mask_host.data(), mask_host.size() * sizeof(std::int64_t));
 
     // Positions [0, used) run through Gemma-2: all of them, or (zeroed) up to the last real token of any row.
-    const std::int64_t used = padded == PaddedTokens::computed ? budget : last_real_token(tb, u, budget) + 1;
+    const std::int64_t used = padded == PaddedTokens::computed ? budget : kept_length(tb.mask.data(), u, budget);
     std::vector<std::int64_t> ids_used(static_cast<std::size_t>(u * used)), mask_used(ids_used.size());
     for (std::int64_t r = 0; r < u; ++r)
       for (std::int64_t s = 0; s < used; ++s) {
@@ -169,18 +181,6 @@ private:
       }
     }
     return out;
-  }
-
-  /// The last position holding a real token in any row (0 when there is none: BOS is always real).
-  static std::int64_t last_real_token(const TokenBatch& tb, std::int64_t rows, std::int64_t length) {
-    std::int64_t last = 0;
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t s = length - 1; s > last; --s)
-        if (tb.mask[r * length + s]) {
-          last = s;
-          break;
-        }
-    return last;
   }
 
   static std::vector<std::int64_t> identity(std::int64_t m) {
