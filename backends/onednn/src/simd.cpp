@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sana/backend/reference/text.hpp"
 #include "sana/core/dtype.hpp"
 
 #define SANA_SIMD __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
@@ -444,15 +445,9 @@ SANA_SIMD void rotary_tokens(const RotaryEmbeddingDesc& d, std::int64_t t0, std:
   thread_local std::vector<float> table;
   table.resize(static_cast<std::size_t>(3 * half));
   float *inv_freq = table.data(), *cos_t = inv_freq + half, *sin_t = cos_t + half;
-  for (std::int64_t i = 0; i < half; ++i)
-    inv_freq[i] = 1.0f / std::pow(d.theta, static_cast<float>(2 * i) / static_cast<float>(d.head_dim));
+  reference::detail::rope_inv_freq(d.theta, d.head_dim, inv_freq);
   for (std::int64_t t = t0; t < t1; ++t) {
-    const float pos = static_cast<float>(d.position_offset + t);
-    for (std::int64_t i = 0; i < half; ++i) {
-      const float angle = pos * inv_freq[i];
-      cos_t[i] = to_float(convert<T>(std::cos(angle)));
-      sin_t[i] = to_float(convert<T>(std::sin(angle)));
-    }
+    reference::detail::rope_cos_sin<T>(static_cast<float>(d.position_offset + t), inv_freq, half, cos_t, sin_t);
     for (std::int64_t b = 0; b < d.batch; ++b) {
       for (std::int64_t h = 0; h < d.heads; ++h) {
         T* x = static_cast<T*>(d.x) + b * d.stride_b + t * d.stride_t + h * d.stride_h;

@@ -21,6 +21,22 @@ template <class T>
 inline float round_to(float v) {
   return to_float(convert<T>(v));
 }
+
+/// RoPE's inverse frequencies, 1 / theta^(2i / head_dim) for i < head_dim / 2 (the reference and the SIMD kernels
+/// share them so their angles agree bit for bit).
+inline void rope_inv_freq(float theta, std::int64_t head_dim, float* inv_freq) {
+  for (std::int64_t i = 0; i < head_dim / 2; ++i)
+    inv_freq[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(head_dim));
+}
+/// cos and sin of position `pos` times each inverse frequency, rounded to T as transformers' cos/sin caches are.
+template <class T>
+inline void rope_cos_sin(float pos, const float* inv_freq, std::int64_t half, float* cos_t, float* sin_t) {
+  for (std::int64_t i = 0; i < half; ++i) {
+    const float angle = pos * inv_freq[i];
+    cos_t[i] = round_to<T>(std::cos(angle));
+    sin_t[i] = round_to<T>(std::sin(angle));
+  }
+}
 } // namespace detail
 
 inline void run(const EmbeddingLookupDesc& d) {
@@ -67,15 +83,9 @@ inline void run(const RotaryEmbeddingDesc& d) {
     const std::int64_t half = d.head_dim / 2;
     std::vector<float> inv_freq(static_cast<std::size_t>(half)), cos_t(static_cast<std::size_t>(half)),
         sin_t(static_cast<std::size_t>(half));
-    for (std::int64_t i = 0; i < half; ++i)
-      inv_freq[i] = 1.0f / std::pow(d.theta, static_cast<float>(2 * i) / static_cast<float>(d.head_dim));
+    detail::rope_inv_freq(d.theta, d.head_dim, inv_freq.data());
     for (std::int64_t t = 0; t < d.tokens; ++t) {
-      const float pos = static_cast<float>(d.position_offset + t);
-      for (std::int64_t i = 0; i < half; ++i) {
-        const float angle = pos * inv_freq[i];
-        cos_t[i] = detail::round_to<T>(std::cos(angle));
-        sin_t[i] = detail::round_to<T>(std::sin(angle));
-      }
+      detail::rope_cos_sin<T>(static_cast<float>(d.position_offset + t), inv_freq.data(), half, cos_t.data(), sin_t.data());
       for (std::int64_t b = 0; b < d.batch; ++b) {
         for (std::int64_t h = 0; h < d.heads; ++h) {
           T* x = static_cast<T*>(d.x) + b * d.stride_b + t * d.stride_t + h * d.stride_h;
