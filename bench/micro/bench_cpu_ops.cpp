@@ -3,6 +3,9 @@
 // must read and write once (its floor is the memory bandwidth), and GFLOP/s for the linear attention.
 #include <benchmark/benchmark.h>
 
+#include <array>
+#include <span>
+
 #include "common/models.hpp"
 #include "sana/backends/onednn/onednn.hpp"
 #include "sana/core.hpp"
@@ -91,21 +94,66 @@ void BM_Softmax(benchmark::State& state) {
   bytes_counter(state, double(sizeof(T)) * 2 * H * N * L);
 }
 
-/// DC-AE RMSNorm over channels of an NCHW map. range(0) = channels, range(1) = side.
+MemoryFormat format_arg(const benchmark::State& state, int i) {
+  return state.range(i) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+}
+
+/// DC-AE RMSNorm over channels. range(0) = channels, range(1) = side, range(2) = 1 for channels-last.
 template <class B, class T>
 void BM_ChannelRmsNorm(benchmark::State& state) {
   const std::int64_t C = state.range(0), s = state.range(1);
+  const MemoryFormat f = format_arg(state, 2);
   Ctx<B> ctx;
   auto x = filled<T, 4, B>({1, C, s, s}, 8);
   auto w = filled<T, 1, B>({C}, 9);
   auto b = filled<T, 1, B>({C}, 10);
   Tensor<T, 4, B> y({1, C, s, s});
+  const auto xv = format_view<const T, space_t<B>>(x.data(), x.shape(), f);  // (1, C, s, s)
+  const auto yv = format_view<T, space_t<B>>(y.data(), y.shape(), f);        // (1, C, s, s)
   for (auto _ : state) {
-    ops::channel_rms_norm(ctx, TensorView<const T, 4, space_t<B>>(x.view()), TensorView<const T, 1, space_t<B>>(w.view()),
-                          static_cast<const T*>(b.data()), static_cast<const T*>(nullptr), y.view(), 1e-5f);
+    ops::channel_rms_norm(ctx, xv, TensorView<const T, 1, space_t<B>>(w.view()), static_cast<const T*>(b.data()),
+                          static_cast<const T*>(nullptr), yv, 1e-5f);
     benchmark::DoNotOptimize(y.data());
   }
   bytes_counter(state, double(sizeof(T)) * 2 * C * s * s);
+}
+
+/// DC-AE GLUMBConv gate: (1, 2C, s, s) -> (1, C, s, s). range(0) = C, range(1) = side, range(2) = channels-last.
+template <class B, class T>
+void BM_DcaeGlu(benchmark::State& state) {
+  const std::int64_t C = state.range(0), s = state.range(1);
+  const MemoryFormat f = format_arg(state, 2);
+  Ctx<B> ctx;
+  auto x = filled<T, 4, B>({1, 2 * C, s, s}, 11);
+  Tensor<T, 4, B> y({1, C, s, s});
+  const auto xv = format_view<const T, space_t<B>>(x.data(), x.shape(), f);  // (1, 2C, s, s)
+  const auto yv = format_view<T, space_t<B>>(y.data(), y.shape(), f);        // (1, C, s, s)
+  for (auto _ : state) {
+    ops::glu_silu(ctx, xv, yv);
+    benchmark::DoNotOptimize(y.data());
+  }
+  bytes_counter(state, double(sizeof(T)) * 3 * C * s * s);
+}
+
+/// DC-AE multi-scale ReLU linear attention, 2 branches of (1, 3C, s, s), head_dim 32.
+/// range(0) = C, range(1) = side, range(2) = channels-last.
+template <class B, class T>
+void BM_MultiscaleAttention(benchmark::State& state) {
+  const std::int64_t C = state.range(0), s = state.range(1), P = s * s;
+  const MemoryFormat f = format_arg(state, 2);
+  Ctx<B> ctx;
+  auto a = filled<T, 4, B>({1, 3 * C, s, s}, 12);
+  auto b = filled<T, 4, B>({1, 3 * C, s, s}, 13);
+  Tensor<T, 4, B> out({1, 2 * C, s, s});
+  const std::array<TensorView<const T, 4, space_t<B>>, 2> qkv{format_view<const T, space_t<B>>(a.data(), a.shape(), f),
+                                                               format_view<const T, space_t<B>>(b.data(), b.shape(), f)};
+  const auto ov = format_view<T, space_t<B>>(out.data(), out.shape(), f);  // (1, 2C, s, s)
+  for (auto _ : state) {
+    ops::multiscale_attention(ctx, std::span<const TensorView<const T, 4, space_t<B>>>(qkv), ov, 32);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 2 * P * C * 33 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  bytes_counter(state, double(sizeof(T)) * 8 * C * P);
 }
 
 #define SANA_CPU_OP_BENCH(NAME, ARGS)                                            \
@@ -119,7 +167,11 @@ SANA_CPU_OP_BENCH(BM_LinearAttention, ->ArgNames({"tokens", "C"})->Args({256, 11
 SANA_CPU_OP_BENCH(BM_DepthwiseGlu, ->ArgNames({"side", "F"})->Args({16, 2880})->Args({32, 2880})->Args({32, 5600}))
 SANA_CPU_OP_BENCH(BM_LayerNormModulated, ->ArgNames({"tokens", "C"})->Args({1024, 1152})->Args({1024, 2240}))
 SANA_CPU_OP_BENCH(BM_Softmax, ->ArgNames({"tokens", "heads"})->Args({256, 16})->Args({1024, 20}))
-SANA_CPU_OP_BENCH(BM_ChannelRmsNorm, ->ArgNames({"C", "side"})->Args({128, 512})->Args({512, 128}))
+// DC-AE at the 512² decode's shapes, NCHW (0) and channels-last (1, the format the oneDNN autoencoder uses).
+SANA_CPU_OP_BENCH(BM_ChannelRmsNorm, ->ArgNames({"C", "side", "nhwc"})->ArgsProduct({{128}, {512}, {0, 1}})
+                                         ->ArgsProduct({{512}, {128}, {0, 1}}))
+SANA_CPU_OP_BENCH(BM_DcaeGlu, ->ArgNames({"C", "side", "nhwc"})->ArgsProduct({{2048}, {64}, {0, 1}}))
+SANA_CPU_OP_BENCH(BM_MultiscaleAttention, ->ArgNames({"C", "side", "nhwc"})->ArgsProduct({{512}, {64}, {0, 1}}))
 
 } // namespace
 

@@ -9,6 +9,7 @@
 #include "sana/io/safetensors.hpp"
 #include "support/backends.hpp"
 #include "support/compare.hpp"
+#include "support/memory_format.hpp"
 
 using namespace sana;
 using namespace sana::test;
@@ -64,9 +65,15 @@ TEMPLATE_LIST_TEST_CASE("AutoencoderDC matches diffusers (decode, encode)", "[dc
     auto m = load_model<B>(name);
     const auto io = io::SafetensorsFile::open(fixture(name, "io.safetensors"));
     Workspace<B> ws;
-    check_decode(m, io, "latent", "decoded", ws);
-    check_encode(m, io, ws);
-    if (name == "evit3") check_decode(m, io, "small_latent", "small_decoded", ws);
+    const MemoryFormat preferred = m.decoder.format;
+    for (const MemoryFormat f : test_formats<B>()) {  // activations inside in each format the backend takes
+      INFO(memory_format_name(f) << " activations");
+      m.decoder.format = m.encoder.format = f;
+      check_decode(m, io, "latent", "decoded", ws);
+      check_encode(m, io, ws);
+      if (name == "evit3") check_decode(m, io, "small_latent", "small_decoded", ws);
+    }
+    m.decoder.format = m.encoder.format = preferred;
     // A second call reuses the planned workspace: no new allocation.
     ws.reset();
     const auto allocs = ws.allocation_count();

@@ -238,4 +238,35 @@ TEST_CASE("DC-AE ops reject bad shapes with clear errors", "[dcae][unit][errors]
                       Catch::Contains("[pixel_shuffle]"));
   HostT g({1, 2, 4, 4});
   REQUIRE_THROWS_WITH((ops::glu_silu<reference::Context, float>(ctx, x.view(), g.view())), Catch::Contains("[glu]"));
+  // Memory formats: one op's maps all NCHW or all channels-last; anything else (here a transposed view) is named.
+  HostT cl_store({1, 6, 4, 4});
+  const auto cl = format_view<float, host_space>(cl_store.data(), Shape<4>{1, 6, 4, 4}, MemoryFormat::ChannelsLast);
+  auto all_w = random_tensor<float, 1>({6}, 3);
+  REQUIRE_THROWS_WITH((ops::channel_rms_norm<reference::Context, float>(ctx, x.view(), all_w.view(), nullptr, nullptr, cl)),
+                      Catch::Contains("[channel_rms_norm]") && Catch::Contains("all channels-last") &&
+                          Catch::Contains("strides (96, 1, 24, 6)"));
+  const TensorView<const float, 4, host_space> odd(x.data(), Shape<4>{1, 6, 4, 4}, Shape<4>{96, 16, 1, 4});  // H, W swapped
+  HostT c_out({1, 6, 4, 4});
+  REQUIRE_THROWS_WITH((ops::conv2d<reference::Context, float>(ctx, odd, random_tensor<float, 4>({6, 6, 1, 1}, 4).view(), c_out.view())),
+                      Catch::Contains("[conv2d]") && Catch::Contains("contiguous NCHW or all channels-last"));
+}
+
+TEST_CASE("Channels-last maps give the NCHW results on the reference backend", "[dcae][unit]") {
+  reference::Context ctx;
+  const Shape<4> s{2, 5, 3, 4};
+  auto x = random_tensor<float, 4>(s, 1);
+  auto w = random_tensor<float, 1>({5}, 2);
+  HostT want(s), got_store(s), x_store(s);
+  ops::channel_rms_norm<reference::Context, float>(ctx, x.view(), w.view(), nullptr, nullptr, want.view());
+  const auto xc = format_view<float, host_space>(x_store.data(), s, MemoryFormat::ChannelsLast);
+  const auto yc = format_view<float, host_space>(got_store.data(), s, MemoryFormat::ChannelsLast);
+  ops::copy(ctx, TensorView<const float, 4, host_space>(x.view()), xc);
+  CHECK(has_format(xc, MemoryFormat::ChannelsLast));
+  CHECK_FALSE(has_format(xc, MemoryFormat::Contiguous));
+  CHECK(x_store.data()[1] == x.data()[s[2] * s[3]]);  // NHWC: channel 1 of pixel 0 comes second
+  ops::channel_rms_norm<reference::Context, float>(ctx, xc, w.view(), nullptr, nullptr, yc);
+  for (std::int64_t n = 0; n < s[0]; ++n)
+    for (std::int64_t c = 0; c < s[1]; ++c)
+      for (std::int64_t h = 0; h < s[2]; ++h)
+        for (std::int64_t q = 0; q < s[3]; ++q) REQUIRE(yc(n, c, h, q) == want.view()(n, c, h, q));
 }

@@ -1,5 +1,6 @@
 // DC-AE ops on every compiled backend against the reference backend, f32 / bf16 / f16, at tiny,
-// odd and real Sana DC-AE shapes (stage-3 EfficientViT at 16x16 instead of 128x128 to stay fast).
+// odd and real Sana DC-AE shapes (stage-3 EfficientViT at 16x16 instead of 128x128 to stay fast), the
+// backend's maps in each memory format it takes (channels-last on host backends) against NCHW.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -8,14 +9,10 @@
 #include "sana/ops.hpp"
 #include "support/backends.hpp"
 #include "support/compare.hpp"
+#include "support/memory_format.hpp"
 
 using namespace sana;
 using namespace sana::test;
-
-namespace {
-template <class B, class T>
-using DevT = Tensor<T, 4, B>;
-}
 
 TEMPLATE_LIST_TEST_CASE("channel_rms_norm / batch_norm parity", "[parity][dcae]", ParityMatrix) {
   using B = typename TestType::backend;
@@ -31,19 +28,24 @@ TEMPLATE_LIST_TEST_CASE("channel_rms_norm / batch_norm parity", "[parity][dcae]"
   auto b = random_tensor<T, 1>({s[1]}, 4);
   auto var = random_tensor<T, 1>({s[1]}, 5);
   for (std::int64_t i = 0; i < s[1]; ++i) var.data()[i] = convert<T>(std::abs(to_float(var.data()[i])) + 0.5f);
-  auto xd = to_backend<B>(ctx, x.view());
-  auto rd = to_backend<B>(ctx, r.view());
   auto wd = to_backend<B>(ctx, w.view());
   auto bd = to_backend<B>(ctx, b.view());
   auto vd = to_backend<B>(ctx, var.view());
-  Tensor<T, 4, reference_backend> want(s);
-  DevT<B, T> got(s);
-  ops::channel_rms_norm<reference::Context, T>(rc, x.view(), w.view(), b.data(), r.data(), want.view());
-  ops::channel_rms_norm<context_t<B>, T>(ctx, xd.view(), wd.view(), bd.data(), rd.data(), got.view());
-  require_close<T, 4>(roundtrip(got).view(), want.view());
-  ops::batch_norm_eval<reference::Context, T>(rc, x.view(), b.view(), var.view(), w.data(), b.data(), r.data(), want.view());
-  ops::batch_norm_eval<context_t<B>, T>(ctx, xd.view(), bd.view(), vd.view(), wd.data(), bd.data(), rd.data(), got.view());
-  require_close<T, 4>(roundtrip(got).view(), want.view());
+  Tensor<T, 4, reference_backend> want_rms(s), want_bn(s);
+  ops::channel_rms_norm<reference::Context, T>(rc, x.view(), w.view(), b.data(), r.data(), want_rms.view());
+  ops::batch_norm_eval<reference::Context, T>(rc, x.view(), b.view(), var.view(), w.data(), b.data(), r.data(), want_bn.view());
+  for (const MemoryFormat f : test_formats<B>()) {
+    INFO(memory_format_name(f));
+    auto xd = to_format<B>(x.view(), f);
+    auto rd = to_format<B>(r.view(), f);
+    auto got = to_format<B>(x.view(), f);
+    ops::channel_rms_norm<context_t<B>, T>(ctx, xd.cview(), wd.view(), bd.data(), rd.storage.data(), got.view());
+    require_close<T, 4>(got.host().view(), want_rms.view());
+    ops::channel_rms_norm<context_t<B>, T>(ctx, got.cview(), wd.view(), bd.data(), nullptr, got.view());  // in place
+    ops::batch_norm_eval<context_t<B>, T>(ctx, xd.cview(), bd.view(), vd.view(), wd.data(), bd.data(), rd.storage.data(),
+                                          got.view());
+    require_close<T, 4>(got.host().view(), want_bn.view());
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("multiscale_attention parity", "[parity][dcae]", ParityMatrix) {
@@ -58,15 +60,18 @@ TEMPLATE_LIST_TEST_CASE("multiscale_attention parity", "[parity][dcae]", ParityM
   reference::Context rc;
   const Shape<4> in{cs.n, 3 * cs.heads * cs.d, cs.h, cs.w}, os{cs.n, cs.branches * cs.heads * cs.d, cs.h, cs.w};
   std::array<Tensor<T, 4, reference_backend>, 2> host{random_tensor<T, 4>(in, 1), random_tensor<T, 4>(in, 2)};
-  std::array<DevT<B, T>, 2> dev{to_backend<B>(ctx, host[0].view()), to_backend<B>(ctx, host[1].view())};
   std::array<TensorView<const T, 4, host_space>, 2> hv{host[0].view(), host[1].view()};
-  std::array<TensorView<const T, 4, space_t<B>>, 2> dv{dev[0].view(), dev[1].view()};
   Tensor<T, 4, reference_backend> want(os);
-  DevT<B, T> got(os);
   ops::multiscale_attention<reference::Context, T>(rc, std::span(hv.data(), cs.branches), want.view(), cs.d);
-  ops::multiscale_attention<context_t<B>, T>(ctx, std::span<const TensorView<const T, 4, space_t<B>>>(dv.data(), cs.branches),
-                                             got.view(), cs.d);
-  require_close<T, 4>(roundtrip(got).view(), want.view());
+  for (const MemoryFormat f : test_formats<B>()) {
+    INFO(memory_format_name(f));
+    std::array<FormattedMap<B, T>, 2> dev{to_format<B>(hv[0], f), to_format<B>(hv[1], f)};
+    std::array<TensorView<const T, 4, space_t<B>>, 2> dv{dev[0].cview(), dev[1].cview()};
+    auto got = to_format<B>(want.view(), f);
+    ops::multiscale_attention<context_t<B>, T>(ctx, std::span<const TensorView<const T, 4, space_t<B>>>(dv.data(), cs.branches),
+                                               got.view(), cs.d);
+    require_close<T, 4>(got.host().view(), want.view());
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("upsample / pixel shuffle / GLU parity", "[parity][dcae]", ParityMatrix) {
@@ -78,15 +83,18 @@ TEMPLATE_LIST_TEST_CASE("upsample / pixel shuffle / GLU parity", "[parity][dcae]
   auto& ctx = test_context<B>();
   reference::Context rc;
   auto x = random_tensor<T, 4>(s, 1);
-  auto xd = to_backend<B>(ctx, x.view());
   auto check = [&](const Shape<4>& os, auto&& op) {
     auto init = random_tensor<T, 4>(os, 9);
     Tensor<T, 4, reference_backend> want(os);
     std::copy(init.data(), init.data() + init.numel(), want.data());
-    auto got = to_backend<B>(ctx, init.view());
     op(rc, x.view(), want.view());
-    op(ctx, xd.view(), got.view());
-    require_close<T, 4>(roundtrip(got).view(), want.view());
+    for (const MemoryFormat f : test_formats<B>()) {
+      INFO(memory_format_name(f));
+      auto xd = to_format<B>(x.view(), f);
+      auto got = to_format<B>(init.view(), f);
+      op(ctx, xd.cview(), got.view());
+      require_close<T, 4>(got.host().view(), want.view());
+    }
   };
   check(Shape<4>{s[0], s[1], 2 * s[2], 2 * s[3]}, [](auto& c, auto in, auto out) {
     ops::upsample_nearest2x<std::remove_reference_t<decltype(c)>, T>(c, in, out);

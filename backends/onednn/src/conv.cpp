@@ -1,8 +1,9 @@
-// conv2d on oneDNN's convolution primitive, bias and an activation post-op fused. The tensors stay
-// plain NCHW / (g)OIHW outside, but the primitive is created with `any` layouts so oneDNN picks its
-// direct / depthwise / 1x1 kernels on blocked layouts (as PyTorch does) instead of im2col + GEMM on
-// NCHW; the activations and weights are reordered into the chosen layouts around each call, into
-// buffers the context keeps.
+// conv2d on oneDNN's convolution primitive, bias and an activation post-op fused. Channels-last
+// activations are handed to the primitive as they are (its brgemm / depthwise kernels read and write
+// NHWC directly: no reorders). Plain NCHW ones are given `any` layouts so oneDNN picks its direct
+// kernels on blocked layouts (as PyTorch does) instead of im2col + GEMM on NCHW, and are reordered
+// into the chosen layouts around each call, into buffers the context keeps. Weights ((g)OIHW) are
+// reordered into the primitive's layout on every call.
 #include "internal.hpp"
 
 #include "sana/backend/reference/conv.hpp"
@@ -20,9 +21,10 @@ struct ConvMemoryDescs {
 
 ConvMemoryDescs plain_descs(const Conv2dDesc& d) {
   const auto dt = onednn::to_dnnl(d.dtype);
+  const auto act = d.channels_last ? memory::format_tag::nhwc : memory::format_tag::nchw;
   ConvMemoryDescs m;
-  m.x = memory::desc({d.n, d.c_in, d.h, d.w}, dt, memory::format_tag::nchw);           // (N, Cin, H, W)
-  m.y = memory::desc({d.n, d.c_out, d.h_out, d.w_out}, dt, memory::format_tag::nchw);  // (N, Cout, Ho, Wo)
+  m.x = memory::desc({d.n, d.c_in, d.h, d.w}, dt, act);           // (N, Cin, H, W)
+  m.y = memory::desc({d.n, d.c_out, d.h_out, d.w_out}, dt, act);  // (N, Cout, Ho, Wo)
   m.w = d.groups == 1 ? memory::desc({d.c_out, d.c_in, d.kh, d.kw}, dt, memory::format_tag::oihw)
                       : memory::desc({d.groups, d.c_out / d.groups, d.c_in / d.groups, d.kh, d.kw}, dt,
                                      memory::format_tag::goihw);
@@ -45,7 +47,8 @@ dnnl::convolution_forward::primitive_desc make_conv_pd(const Conv2dDesc& d, cons
   // Right padding so that oneDNN's output size equals PyTorch's floor division.
   const memory::dims pad_r{(d.h_out - 1) * d.stride_h + (d.kh - 1) * d.dil_h + 1 - d.h - d.pad_h,
                            (d.w_out - 1) * d.stride_w + (d.kw - 1) * d.dil_w + 1 - d.w - d.pad_w};
-  const auto x = any_like(m.x), w = any_like(m.w), y = any_like(m.y);
+  const auto w = any_like(m.w);
+  const auto x = d.channels_last ? m.x : any_like(m.x), y = d.channels_last ? m.y : any_like(m.y);
   const auto prop = dnnl::prop_kind::forward_inference;
   const auto alg = dnnl::algorithm::convolution_direct;
   auto desc = d.bias ? dnnl::convolution_forward::desc(prop, alg, x, w, m.b, y, strides, dil, pad_l, pad_r)
@@ -74,7 +77,8 @@ void kernels<onednn_backend>::run(onednn::Context& ctx, const Conv2dDesc& d) {
   for (auto v : {d.n, d.c_in, d.h, d.w, d.c_out, d.kh, d.kw, d.stride_h, d.stride_w, d.pad_h, d.pad_w, d.dil_h, d.dil_w,
                  d.groups})
     key += "," + std::to_string(v);
-  key += ":" + std::to_string(d.bias != nullptr) + ":" + std::to_string(static_cast<int>(d.act));
+  key += ":" + std::to_string(d.bias != nullptr) + ":" + std::to_string(static_cast<int>(d.act)) +
+         (d.channels_last ? ":nhwc" : ":nchw");
 
   dnnl::primitive* prim = c.get(key, [&] {
     auto pd = make_conv_pd(d, m, c.engine);

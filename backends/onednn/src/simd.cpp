@@ -347,6 +347,48 @@ SANA_SIMD void channel_rms_norm_pixels(const ChannelRmsNormDesc& d, std::int64_t
   }
 }
 
+/// Channels-last: pixel rows [r0, r1) of the flattened (image, pixel) range, each a contiguous row of C channels.
+template <class T>
+SANA_SIMD void channel_rms_norm_row_range(const ChannelRmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t C = d.c;
+  const T* w = static_cast<const T*>(d.weight);
+  const T* bias = static_cast<const T*>(d.bias);
+  const float mean_scale = 1.0f / static_cast<float>(C);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const T* x = static_cast<const T*>(d.x) + r * C;
+    const T* res = d.residual ? static_cast<const T*>(d.residual) + r * C : nullptr;
+    T* y = static_cast<T*>(d.y) + r * C;
+    __m512 q = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < C; j += 16) {
+      const __m512 t = load(x + j, lanes(C - j));
+      q = _mm512_fmadd_ps(t, t, q);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) * mean_scale + d.eps));
+    for (std::int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = lanes(C - j);
+      const __m512 b = bias ? load(bias + j, m) : _mm512_setzero_ps();
+      __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(load(x + j, m), inv), load(w + j, m), b);
+      if (res) v = _mm512_add_ps(v, load(res + j, m));
+      store(y + j, v, m);
+    }
+  }
+}
+
+/// Channels-last: pixel rows [r0, r1); row r of x holds the C values then the C gates.
+template <class T>
+SANA_SIMD void glu_row_range(const GluDesc& d, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t C = d.channels;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const T* a = static_cast<const T*>(d.x) + r * 2 * C;
+    const T* g = a + C;
+    T* o = static_cast<T*>(d.y) + r * C;
+    for (std::int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = lanes(C - j);
+      store(o + j, _mm512_mul_ps(load(a + j, m), silu(load(g + j, m))), m);
+    }
+  }
+}
+
 template <class T>
 SANA_SIMD void glu_elements(const GluDesc& d, std::int64_t n, std::int64_t i0, std::int64_t i1) {
   const std::int64_t plane = d.channels * d.pixels;
@@ -514,6 +556,10 @@ bool channel_rms_norm(const ChannelRmsNormDesc& d, std::int64_t n, std::int64_t 
 bool glu(const GluDesc& d, std::int64_t n, std::int64_t i0, std::int64_t i1) {
   SANA_SIMD_BY_DTYPE(d.dtype, glu_elements, d, n, i0, i1)
 }
+bool channel_rms_norm_rows(const ChannelRmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
+  SANA_SIMD_BY_DTYPE(d.dtype, channel_rms_norm_row_range, d, r0, r1)
+}
+bool glu_rows(const GluDesc& d, std::int64_t r0, std::int64_t r1) { SANA_SIMD_BY_DTYPE(d.dtype, glu_row_range, d, r0, r1) }
 
 bool linear_attention_supported(const LinearAttentionDesc& d) {
   return usable(d.dtype) && (d.head_dim == 16 || d.head_dim == 32 || d.head_dim == 64);

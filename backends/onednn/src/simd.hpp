@@ -39,6 +39,9 @@ bool rotary_embedding(const RotaryEmbeddingDesc& d, std::int64_t t0, std::int64_
 bool channel_rms_norm(const ChannelRmsNormDesc& d, std::int64_t n, std::int64_t p0, std::int64_t p1);
 /// DC-AE: GLU elements [i0, i1) of one image's (channels x pixels) output plane.
 bool glu(const GluDesc& d, std::int64_t n, std::int64_t i0, std::int64_t i1);
+/// DC-AE, channels-last: the same two ops over pixel rows [r0, r1) of the flattened (image, pixel) range.
+bool channel_rms_norm_rows(const ChannelRmsNormDesc& d, std::int64_t r0, std::int64_t r1);
+bool glu_rows(const GluDesc& d, std::int64_t r0, std::int64_t r1);
 
 /// ReLU linear attention in two phases: the per-(batch, head) key-value state ((D+1) x D in fp32:
 /// sum_n k~_n v_n^T and the key sum), then the outputs of tokens [n0, n1) of batch item b, all heads.

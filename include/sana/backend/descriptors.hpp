@@ -88,6 +88,7 @@ struct Conv2dDesc {
   const void* bias = nullptr;
   void* y = nullptr;
   Activation act = Activation::None;
+  bool channels_last = false;  // x and y NHWC in memory (weights stay (g)OIHW)
 };
 
 enum class BinaryOp : std::uint8_t { Add, Sub, Mul, Div };

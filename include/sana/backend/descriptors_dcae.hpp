@@ -1,7 +1,9 @@
 /// @file
 /// Descriptors of the DC-AE op family: channel-wise RMSNorm and eval-mode batch norm on NCHW maps,
 /// the multi-scale ReLU linear attention core, nearest x2 upsampling, pixel (un)shuffle with the
-/// channel-repeat / channel-average shortcuts, and the GLU gate. All activations are contiguous NCHW.
+/// channel-repeat / channel-average shortcuts, and the GLU gate. Activations are contiguous NCHW, or
+/// NHWC in memory when the descriptor's `channels_last` is set (the formulas below index them as NCHW;
+/// `p` is the pixel h*W + w).
 #pragma once
 
 #include <array>
@@ -19,6 +21,7 @@ inline namespace SANA_ABI_NAMESPACE {
 /// y may alias x or residual.
 struct ChannelRmsNormDesc {
   DType dtype = DType::F32;
+  bool channels_last = false;
   std::int64_t n = 0, c = 0, pixels = 0;
   float eps = 1e-5f;
   const void* x = nullptr;
@@ -32,6 +35,7 @@ struct ChannelRmsNormDesc {
 /// fp32 arithmetic; weight / bias / residual may be null; y may alias x or residual.
 struct BatchNormDesc {
   DType dtype = DType::F32;
+  bool channels_last = false;
   std::int64_t n = 0, c = 0, pixels = 0;
   float eps = 1e-5f;
   const void* x = nullptr;
@@ -56,6 +60,7 @@ inline constexpr int kMaxAttentionBranches = 4;
 /// One rounding of the output.
 struct MultiscaleAttentionDesc {
   DType dtype = DType::F32;
+  bool channels_last = false;
   std::int64_t n = 0, heads = 0, head_dim = 0, pixels = 0;
   int branches = 1;
   bool quadratic = false;
@@ -67,6 +72,7 @@ struct MultiscaleAttentionDesc {
 /// y (n, c, 2h, 2w) = nearest-neighbour x2 upsampling of x (n, c, h, w).
 struct UpsampleNearest2xDesc {
   DType dtype = DType::F32;
+  bool channels_last = false;
   std::int64_t n = 0, c = 0, h = 0, w = 0;
   const void* x = nullptr;
   void* y = nullptr;
@@ -82,6 +88,7 @@ enum class ShuffleDirection : std::uint8_t { ChannelsToSpace, SpaceToChannels };
 /// factor 1 gives the plain channel repeat / average. h, w are the low-resolution sizes. fp32 arithmetic.
 struct PixelShuffleDesc {
   DType dtype = DType::F32;
+  bool channels_last = false;
   ShuffleDirection direction = ShuffleDirection::ChannelsToSpace;
   std::int64_t n = 0, c_in = 0, c_out = 0, h = 0, w = 0;
   std::int64_t factor = 2, repeats = 1, group = 1;
@@ -94,6 +101,7 @@ struct PixelShuffleDesc {
 /// x (n, 2*channels, pixels), y (n, channels, pixels). fp32 arithmetic.
 struct GluDesc {
   DType dtype = DType::F32;
+  bool channels_last = false;
   std::int64_t n = 0, channels = 0, pixels = 0;
   const void* x = nullptr;
   void* y = nullptr;

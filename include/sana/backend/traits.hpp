@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "sana/backend/tags.hpp"
+#include "sana/core/memory_format.hpp"
 #include "sana/core/memory_space.hpp"
 
 namespace sana {
@@ -18,6 +19,7 @@ inline namespace SANA_ABI_NAMESPACE {
 ///   static void upload(context_type&, void* dst, const void* host_src, std::size_t bytes);
 ///   static void download(context_type&, void* host_dst, const void* src, std::size_t bytes);
 ///   static void synchronize(context_type&);
+///   optional: static constexpr MemoryFormat activation_format;  (see preferred_activation_format)
 template <class B>
 struct backend_traits;
 
@@ -41,6 +43,16 @@ template <class B>
 using context_t = typename backend_traits<B>::context_type;
 template <class B>
 using space_t = typename backend_traits<B>::space;
+/// The memory format a backend's convolutional models (the DC-AE) keep their activations in: the
+/// backend's `backend_traits<B>::activation_format` where it declares one, else contiguous NCHW.
+template <class B>
+constexpr MemoryFormat preferred_activation_format() {
+  if constexpr (requires { backend_traits<B>::activation_format; })
+    return backend_traits<B>::activation_format;
+  else
+    return MemoryFormat::Contiguous;
+}
+
 template <class B>
 inline constexpr bool is_host_backend_v = std::is_same_v<space_t<B>, host_space>;
 

@@ -6,6 +6,10 @@
 /// and takes its temporaries from the gap between, then the ends swap; blocks that keep the size
 /// update the hidden state in place and take temporaries from the rest. The region is therefore the
 /// largest (input + output + temporaries) of any single block, never a sum over the network.
+///
+/// Memory format: the activations inside are in `format` (the backend's preferred one, channels-last
+/// on oneDNN so its convolutions run without reorders); inputs and outputs may be in either format,
+/// and are copied at the boundary when they differ from it.
 #pragma once
 
 #include <algorithm>
@@ -29,26 +33,41 @@ template <class T, class Space>
 struct TwoEnds {
   T* base;
   std::int64_t size;
-  template <std::size_t R>
-  TensorView<T, R, Space> place(bool low, const Shape<R>& shape) const {
+  MemoryFormat format = MemoryFormat::Contiguous;
+  TensorView<T, 4, Space> place(bool low, const Shape<4>& shape) const {
     const std::int64_t n = checked_numel(shape, "dcae plan");
     check(n <= size, "dcae plan", "tensor ", shape_string(shape), " does not fit the planned ", size, " elements");
-    return TensorView<T, R, Space>(low ? base : base + (size - n), shape);
+    return format_view<T, Space>(low ? base : base + (size - n), shape, format);
   }
   /// Free space beside a tensor of n elements at one end.
   Scratch<T, Space> beside(bool low, std::int64_t n) const {
     // Keep the gap's start aligned: the high-end tensor may start at any element.
     const std::int64_t start = low ? scratch_size(n) : 0;
     const std::int64_t end = low ? size : size - n;
-    return Scratch<T, Space>(base + start, std::max<std::int64_t>(0, end - start));
+    return Scratch<T, Space>(base + start, std::max<std::int64_t>(0, end - start), format);
   }
   /// Free space between a tensor of a elements at the low end and b elements at the high end.
   Scratch<T, Space> between(std::int64_t a_low, std::int64_t b_high) const {
     const std::int64_t start = scratch_size(a_low), end = size - b_high;
     check(start <= end, "dcae plan", "input and output overlap in the planned region");
-    return Scratch<T, Space>(base + start, end - start);
+    return Scratch<T, Space>(base + start, end - start, format);
   }
 };
+
+/// x itself when it is already in the scratch's format, else a copy of it taken from the scratch.
+template <class Ctx, class T, class Space>
+TensorView<const T, 4, Space> in_format(Ctx& ctx, TensorView<const T, 4, Space> x, Scratch<T, Space>& s) {
+  if (has_format(x, s.format())) return x;
+  auto t = s.take(x.shape());  // x's shape in the network's format
+  ops::copy(ctx, x, t);
+  return t;
+}
+
+/// A (N, C, H, W) map as one flat range (dense in either format), for element-wise ops.
+template <class T, class Space>
+TensorView<T, 1, Space> flat(TensorView<T, 4, Space> x) {
+  return TensorView<T, 1, Space>(x.data(), Shape<1>{x.numel()});
+}
 } // namespace detail
 
 /// The decoder: latents (N, latent_channels, h, w) -> images (N, in_channels, h*f, w*f).
@@ -62,6 +81,7 @@ struct Decoder {
   Conv2d<B, T> conv_out;         // when stage 0 has blocks
   UpBlock<B, T> conv_out_up;     // otherwise (the lite decoder): an up block without shortcut
   bool out_is_up = false;
+  MemoryFormat format = preferred_activation_format<B>();  // of the activations inside
 
   Decoder() = default;
   explicit Decoder(const Config& c) : cfg(c) {
@@ -112,7 +132,7 @@ struct Decoder {
   /// Elements of T one forward on a latent of shape z needs from the workspace (the largest block footprint).
   std::int64_t plan_elements(const Shape<4>& z) const {
     Shape<4> x{z[0], cfg.decoder.channels.back(), z[2], z[3]};
-    std::int64_t need = scratch_size(numel4(x));
+    std::int64_t need = scratch_size(numel4(x)) + scratch_size(numel4(z));  // the latent in the network's format
     for (std::size_t i = blocks.size(); i-- > 0;) {
       if (up[i].first) {
         const Shape<4> y = up[i].second.out_shape(x);
@@ -121,7 +141,8 @@ struct Decoder {
       }
       for (const auto& b : blocks[i]) need = std::max(need, scratch_size(numel4(x)) + b.scratch_elements(x));
     }
-    if (out_is_up) need = std::max(need, scratch_size(numel4(x)) + conv_out_up.scratch_elements(x));
+    const std::int64_t out = scratch_size(numel4(out_shape(z)));  // the image before its format copy
+    need = std::max(need, scratch_size(numel4(x)) + out + (out_is_up ? conv_out_up.scratch_elements(x) : 0));
     return need;
   }
   std::size_t plan_bytes(const Shape<4>& z) const { return static_cast<std::size_t>(plan_elements(z)) * sizeof(T) + 256; }
@@ -141,11 +162,15 @@ struct Decoder {
   void forward_planned(context_t<B>& ctx, TensorView<T, 1, space_t<B>> plan, ConstView4<B, T> z, View4<B, T> out) const {
     check(plan.size(0) >= plan_elements(z.shape()), "dcae decoder", "planned region of ", plan.size(0),
           " elements is smaller than the ", plan_elements(z.shape()), " this latent needs");
-    detail::TwoEnds<T, space_t<B>> region{plan.data(), plan.size(0)};
+    detail::TwoEnds<T, space_t<B>> region{plan.data(), plan.size(0), format};
     bool low = true;
     auto x = region.place(low, conv_in.out_shape(z.shape()));  // (N, C5, h, w)
-    conv_in.forward(ctx, z, x);
-    if (cfg.decoder_in_shortcut) ops::repeat_channels<context_t<B>, T>(ctx, z, x, true);  // x += repeat_interleave(z)
+    {
+      auto s = region.beside(low, x.numel());
+      const auto zf = detail::in_format(ctx, z, s);  // (N, latent, h, w) in the network's format
+      conv_in.forward(ctx, zf, x);
+      if (cfg.decoder_in_shortcut) ops::repeat_channels<context_t<B>, T>(ctx, zf, x, true);  // x += repeat_interleave(z)
+    }
     for (std::size_t i = blocks.size(); i-- > 0;) {
       if (up[i].first) {
         auto y = region.place(!low, up[i].second.out_shape(x.shape()));  // (N, C_i, 2H, 2W)
@@ -157,11 +182,14 @@ struct Decoder {
       for (const auto& b : blocks[i]) b.forward(ctx, x, region.beside(low, x.numel()));
     }
     norm_out.forward(ctx, x, nullptr, x);
-    ops::activation<context_t<B>, T, 4>(ctx, x, x, to_activation(cfg.decoder_conv_act));
+    ops::activation<context_t<B>, T, 1>(ctx, detail::flat(x), detail::flat(x), to_activation(cfg.decoder_conv_act));
+    auto s = region.beside(low, x.numel());
+    const auto of = has_format(out, format) ? out : s.take(out.shape());  // (N, in_channels, H, W)
     if (out_is_up)
-      conv_out_up.forward(ctx, x, out, region.beside(low, x.numel()));
+      conv_out_up.forward(ctx, x, of, s);
     else
-      conv_out.forward(ctx, x, out);
+      conv_out.forward(ctx, x, of);
+    if (of.data() != out.data()) ops::copy(ctx, TensorView<const T, 4, space_t<B>>(of), out);
   }
 };
 
@@ -175,6 +203,7 @@ struct Encoder {
   std::vector<std::vector<StageBlock<B, T>>> blocks;
   std::vector<std::pair<bool, DownBlock<B, T>>> down;
   Conv2d<B, T> conv_out;
+  MemoryFormat format = preferred_activation_format<B>();  // of the activations inside
 
   Encoder() = default;
   explicit Encoder(const Config& c) : cfg(c) {
@@ -223,7 +252,8 @@ struct Encoder {
 
   std::int64_t plan_elements(const Shape<4>& img) const {
     Shape<4> x = first_shape(img);
-    std::int64_t need = scratch_size(numel4(x)) + (in_is_down ? conv_in_down.scratch_elements(img) : 0);
+    // The image in the network's format, beside the first map.
+    std::int64_t need = scratch_size(numel4(x)) + scratch_size(numel4(img)) + (in_is_down ? conv_in_down.scratch_elements(img) : 0);
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       for (const auto& b : blocks[i]) need = std::max(need, scratch_size(numel4(x)) + b.scratch_elements(x));
       if (down[i].first) {
@@ -232,7 +262,7 @@ struct Encoder {
         x = y;
       }
     }
-    return need;
+    return std::max(need, scratch_size(numel4(x)) + scratch_size(numel4(out_shape(img))));  // latent before its copy
   }
   std::size_t plan_bytes(const Shape<4>& img) const { return static_cast<std::size_t>(plan_elements(img)) * sizeof(T) + 256; }
 
@@ -251,13 +281,17 @@ struct Encoder {
   void forward_planned(context_t<B>& ctx, TensorView<T, 1, space_t<B>> plan, ConstView4<B, T> img, View4<B, T> out) const {
     check(plan.size(0) >= plan_elements(img.shape()), "dcae encoder", "planned region of ", plan.size(0),
           " elements is smaller than the ", plan_elements(img.shape()), " this image needs");
-    detail::TwoEnds<T, space_t<B>> region{plan.data(), plan.size(0)};
+    detail::TwoEnds<T, space_t<B>> region{plan.data(), plan.size(0), format};
     bool low = true;
     auto x = region.place(low, first_shape(img.shape()));  // (N, C0, H, W)
-    if (in_is_down)
-      conv_in_down.forward(ctx, img, x, region.beside(low, x.numel()));
-    else
-      conv_in.forward(ctx, img, x);
+    {
+      auto s = region.beside(low, x.numel());
+      const auto imgf = detail::in_format(ctx, img, s);  // (N, in_channels, H, W) in the network's format
+      if (in_is_down)
+        conv_in_down.forward(ctx, imgf, x, s);
+      else
+        conv_in.forward(ctx, imgf, x);
+    }
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       for (const auto& b : blocks[i]) b.forward(ctx, x, region.beside(low, x.numel()));
       if (down[i].first) {
@@ -268,8 +302,11 @@ struct Encoder {
         low = !low;
       }
     }
-    conv_out.forward(ctx, x, out);
-    if (cfg.encoder_out_shortcut) ops::average_channels<context_t<B>, T>(ctx, x, out, true);  // out += group mean of x
+    auto s = region.beside(low, x.numel());
+    const auto of = has_format(out, format) ? out : s.take(out.shape());  // (N, latent, H/f, W/f)
+    conv_out.forward(ctx, x, of);
+    if (cfg.encoder_out_shortcut) ops::average_channels<context_t<B>, T>(ctx, x, of, true);  // out += group mean of x
+    if (of.data() != out.data()) ops::copy(ctx, TensorView<const T, 4, space_t<B>>(of), out);
   }
 };
 

@@ -1,8 +1,10 @@
 /// @file
 /// DC-AE building blocks (diffusers `autoencoder_dc.py`): Conv2d, Norm2d (channel RMSNorm or eval
 /// BatchNorm), ResBlock, EfficientViTBlock (multi-scale ReLU linear attention + GLUMBConv),
-/// DCUpBlock2d and DCDownBlock2d. Activations are NCHW. Blocks that keep the map size update it in
-/// place and take their temporaries from a caller-planned `Scratch`; `scratch_elements` says how much.
+/// DCUpBlock2d and DCDownBlock2d. Activations are (N, C, H, W) views, contiguous NCHW or channels-last
+/// as the `Scratch` they come from says (the autoencoder picks the backend's preferred format). Blocks
+/// that keep the map size update it in place and take their temporaries from a caller-planned
+/// `Scratch`; `scratch_elements` says how much.
 #pragma once
 
 #include <array>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sana/core/memory_format.hpp"
 #include "sana/core/tensor.hpp"
 #include "sana/dcae/config.hpp"
 #include "sana/ops.hpp"
@@ -18,27 +21,32 @@ namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 namespace dcae {
 
-/// Bump allocator over one planned region; offsets stay 64-element aligned for vector loads.
+/// Bump allocator over one planned region; offsets stay 64-element aligned for vector loads. 4-D
+/// tensors come in the region's memory format.
 template <class T, class Space>
 class Scratch {
 public:
   static constexpr std::int64_t kAlign = 64;
-  Scratch(T* base, std::int64_t elements) : ptr_(base), left_(elements) {}
+  Scratch(T* base, std::int64_t elements, MemoryFormat format = MemoryFormat::Contiguous)
+      : ptr_(base), left_(elements), format_(format) {}
   template <std::size_t R>
   TensorView<T, R, Space> take(const Shape<R>& shape) {
     const std::int64_t n = (checked_numel(shape, "dcae scratch") + kAlign - 1) / kAlign * kAlign;
     check(n <= left_, "dcae scratch", "plan too small: need ", n, " more elements, ", left_, " left for ",
           shape_string(shape));
     TensorView<T, R, Space> v(ptr_, shape);
+    if constexpr (R == 4) v = format_view<T, Space>(ptr_, shape, format_);
     ptr_ += n;
     left_ -= n;
     return v;
   }
   std::int64_t left() const { return left_; }
+  MemoryFormat format() const { return format_; }
 
 private:
   T* ptr_;
   std::int64_t left_;
+  MemoryFormat format_;
 };
 
 /// Elements a scratch request of `numel` consumes (alignment included).

@@ -1,5 +1,5 @@
 /// @file
-/// DC-AE ops on contiguous NCHW maps: `channel_rms_norm`, `batch_norm_eval`, `multiscale_attention`,
+/// DC-AE ops on (N, C, H, W) maps, contiguous NCHW or channels-last (all of an op's maps alike): `channel_rms_norm`, `batch_norm_eval`, `multiscale_attention`,
 /// `upsample_nearest2x`, `pixel_shuffle` / `pixel_unshuffle` (with the channel repeat / average
 /// shortcuts and an accumulate mode), `repeat_channels`, `average_channels`, `glu_silu`.
 #pragma once
@@ -7,6 +7,7 @@
 #include <span>
 
 #include "sana/backend/descriptors_dcae.hpp"
+#include "sana/core/memory_format.hpp"
 #include "sana/core/tensor_view.hpp"
 #include "sana/ops/dispatch.hpp"
 
@@ -18,10 +19,6 @@ namespace detail {
 template <class Ctx, class T, std::size_t R>
 using view_t = TensorView<T, R, space_of<Ctx>>;
 
-template <class V>
-void require_contiguous(const V& v, const char* op, const char* name) {
-  check(v.is_contiguous(), op, name, " ", shape_string(v.shape()), " must be contiguous");
-}
 template <class V>
 void require_channels(const V& v, std::int64_t c, const char* op, const char* name) {
   check(v.size(0) == c && v.is_contiguous(), op, name, " must be a contiguous (", c, ",) vector, got ",
@@ -36,11 +33,11 @@ void channel_rms_norm(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T
   static_assert(FloatElement<T>, "[channel_rms_norm] element type must be float, f16 or bf16");
   check(x.shape() == y.shape(), "channel_rms_norm", "input ", shape_string(x.shape()), " and output ",
         shape_string(y.shape()), " differ");
-  detail::require_contiguous(x, "channel_rms_norm", "input");
-  detail::require_contiguous(y, "channel_rms_norm", "output");
+  const MemoryFormat format = common_format("channel_rms_norm", x, y);
   detail::require_channels(weight, x.size(1), "channel_rms_norm", "weight");
   ChannelRmsNormDesc d;
   d.dtype = dtype_of_v<T>;
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   d.n = x.size(0);
   d.c = x.size(1);
   d.pixels = x.size(2) * x.size(3);
@@ -62,12 +59,12 @@ void batch_norm_eval(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T,
   static_assert(FloatElement<T>, "[batch_norm] element type must be float, f16 or bf16");
   check(x.shape() == y.shape(), "batch_norm", "input ", shape_string(x.shape()), " and output ", shape_string(y.shape()),
         " differ");
-  detail::require_contiguous(x, "batch_norm", "input");
-  detail::require_contiguous(y, "batch_norm", "output");
+  const MemoryFormat format = common_format("batch_norm", x, y);
   detail::require_channels(mean, x.size(1), "batch_norm", "running_mean");
   detail::require_channels(var, x.size(1), "batch_norm", "running_var");
   BatchNormDesc d;
   d.dtype = dtype_of_v<T>;
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   d.n = x.size(0);
   d.c = x.size(1);
   d.pixels = x.size(2) * x.size(3);
@@ -102,15 +99,18 @@ void multiscale_attention(Ctx& ctx, std::span<const detail::view_t<Ctx, const T,
   d.branches = static_cast<int>(qkv.size());
   d.quadratic = d.pixels <= head_dim;
   d.eps = eps;
+  const MemoryFormat format = common_format("multiscale_attention", qkv[0], out);
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   for (std::size_t b = 0; b < qkv.size(); ++b) {
     check(qkv[b].shape() == qkv[0].shape(), "multiscale_attention", "branch ", b, " ", shape_string(qkv[b].shape()),
           " differs from branch 0 ", shape_string(qkv[0].shape()));
-    detail::require_contiguous(qkv[b], "multiscale_attention", "branch");
+    check(has_format(qkv[b], format), "multiscale_attention", "branch ", b, " ", layout_string(qkv[b]), " is not ",
+          memory_format_name(format), " like branch 0 and the output");
     d.qkv[b] = qkv[b].data();
   }
   const Shape<4> expect{d.n, d.branches * d.heads * head_dim, qkv[0].size(2), qkv[0].size(3)};
-  check(out.shape() == expect && out.is_contiguous(), "multiscale_attention", "output is ", shape_string(out.shape()),
-        ", expected contiguous ", shape_string(expect));
+  check(out.shape() == expect, "multiscale_attention", "output is ", shape_string(out.shape()), ", expected ",
+        shape_string(expect));
   d.out = out.data();
   if (out.numel() == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);
@@ -123,10 +123,10 @@ void upsample_nearest2x(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const
   const Shape<4> expect{x.size(0), x.size(1), 2 * x.size(2), 2 * x.size(3)};
   check(y.shape() == expect, "upsample_nearest2x", "output is ", shape_string(y.shape()), ", expected ",
         shape_string(expect));
-  detail::require_contiguous(x, "upsample_nearest2x", "input");
-  detail::require_contiguous(y, "upsample_nearest2x", "output");
+  const MemoryFormat format = common_format("upsample_nearest2x", x, y);
   UpsampleNearest2xDesc d;
   d.dtype = dtype_of_v<T>;
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   d.n = x.size(0);
   d.c = x.size(1);
   d.h = x.size(2);
@@ -146,10 +146,10 @@ void pixel_shuffle(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T, 4
         x.size(1), " x repeats ", repeats, " are not divisible by factor^2 = ", factor * factor);
   const Shape<4> expect{x.size(0), x.size(1) * repeats / (factor * factor), x.size(2) * factor, x.size(3) * factor};
   check(y.shape() == expect, "pixel_shuffle", "output is ", shape_string(y.shape()), ", expected ", shape_string(expect));
-  detail::require_contiguous(x, "pixel_shuffle", "input");
-  detail::require_contiguous(y, "pixel_shuffle", "output");
+  const MemoryFormat format = common_format("pixel_shuffle", x, y);
   PixelShuffleDesc d;
   d.dtype = dtype_of_v<T>;
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   d.direction = ShuffleDirection::ChannelsToSpace;
   d.n = x.size(0);
   d.c_in = x.size(1);
@@ -177,10 +177,10 @@ void pixel_unshuffle(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T,
   const Shape<4> expect{x.size(0), x.size(1) * factor * factor / group, x.size(2) / factor, x.size(3) / factor};
   check(y.shape() == expect, "pixel_unshuffle", "output is ", shape_string(y.shape()), ", expected ",
         shape_string(expect));
-  detail::require_contiguous(x, "pixel_unshuffle", "input");
-  detail::require_contiguous(y, "pixel_unshuffle", "output");
+  const MemoryFormat format = common_format("pixel_unshuffle", x, y);
   PixelShuffleDesc d;
   d.dtype = dtype_of_v<T>;
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   d.direction = ShuffleDirection::SpaceToChannels;
   d.n = x.size(0);
   d.c_in = x.size(1);
@@ -219,10 +219,10 @@ void glu_silu(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T, 4>> x,
   const Shape<4> expect{x.size(0), x.size(1) / 2, x.size(2), x.size(3)};
   check(x.size(1) % 2 == 0 && y.shape() == expect, "glu", "input ", shape_string(x.shape()), " needs an even channel count and output ",
         shape_string(expect), ", got ", shape_string(y.shape()));
-  detail::require_contiguous(x, "glu", "input");
-  detail::require_contiguous(y, "glu", "output");
+  const MemoryFormat format = common_format("glu", x, y);
   GluDesc d;
   d.dtype = dtype_of_v<T>;
+  d.channels_last = format == MemoryFormat::ChannelsLast;
   d.n = x.size(0);
   d.channels = expect[1];
   d.pixels = x.size(2) * x.size(3);

@@ -7,6 +7,7 @@
 
 #include "sana/backend/descriptors.hpp"
 #include "sana/backend/reference/activation.hpp"
+#include "sana/backend/reference/channels_last.hpp"
 #include "sana/backend/reference/dispatch.hpp"
 
 namespace sana {
@@ -56,6 +57,8 @@ void conv2d_typed(const Conv2dDesc& d) {
 } // namespace detail
 
 inline void run(const Conv2dDesc& d) {
+  if (d.channels_last)
+    return detail::run_via_nchw(d, d.c_in, d.h * d.w, d.c_out, d.h_out * d.w_out, false, [](const auto& s) { run(s); });
   dispatch_float(d.dtype, "conv2d", [&](auto tag) { detail::conv2d_typed<decltype(tag)>(d); });
 }
 

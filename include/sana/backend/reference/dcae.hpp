@@ -1,6 +1,7 @@
 /// @file
 /// Reference kernels of the DC-AE op family (see descriptors_dcae.hpp for the exact semantics).
 /// Loops keep the pixel index innermost over contiguous memory so they vectorise; fp32 arithmetic.
+/// Channels-last operands go through NCHW copies (channels_last.hpp).
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "sana/backend/descriptors_dcae.hpp"
+#include "sana/backend/reference/channels_last.hpp"
 #include "sana/backend/reference/dispatch.hpp"
 
 namespace sana {
@@ -22,6 +24,8 @@ inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
 } // namespace detail
 
 inline void run(const ChannelRmsNormDesc& d) {
+  if (d.channels_last)
+    return detail::run_via_nchw(d, d.c, d.pixels, d.c, d.pixels, false, [](const auto& s) { run(s); });
   dispatch_float(d.dtype, "channel_rms_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(d.x);
@@ -59,6 +63,8 @@ inline void run(const ChannelRmsNormDesc& d) {
 }
 
 inline void run(const BatchNormDesc& d) {
+  if (d.channels_last)
+    return detail::run_via_nchw(d, d.c, d.pixels, d.c, d.pixels, false, [](const auto& s) { run(s); });
   dispatch_float(d.dtype, "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(d.x);
@@ -149,6 +155,17 @@ void quadratic_attention_group(const T* q, const T* k, const T* v, T* out, std::
 } // namespace detail
 
 inline void run(const MultiscaleAttentionDesc& d) {
+  if (d.channels_last) {
+    std::vector<detail::PlanarCopy> qkv;
+    MultiscaleAttentionDesc s = d;
+    s.channels_last = false;
+    for (int b = 0; b < d.branches; ++b) qkv.emplace_back(d.qkv[b], d.dtype, d.n, 3 * d.heads * d.head_dim, d.pixels);
+    for (int b = 0; b < d.branches; ++b) s.qkv[b] = qkv[b].data();
+    detail::PlanarCopy out(d.dtype, d.n, d.branches * d.heads * d.head_dim, d.pixels);
+    s.out = out.data();
+    run(s);
+    return out.store(d.out);
+  }
   dispatch_float(d.dtype, "multiscale_attention", [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t hd = d.head_dim, plane = hd * d.pixels;
@@ -167,6 +184,8 @@ inline void run(const MultiscaleAttentionDesc& d) {
 }
 
 inline void run(const UpsampleNearest2xDesc& d) {
+  if (d.channels_last)
+    return detail::run_via_nchw(d, d.c, d.h * d.w, d.c, 4 * d.h * d.w, false, [](const auto& s) { run(s); });
   dispatch_float(d.dtype, "upsample_nearest2x", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(d.x);
@@ -183,6 +202,11 @@ inline void run(const UpsampleNearest2xDesc& d) {
 }
 
 inline void run(const PixelShuffleDesc& d) {
+  if (d.channels_last) {
+    const std::int64_t lo = d.h * d.w, hi = lo * d.factor * d.factor;
+    const bool up = d.direction == ShuffleDirection::ChannelsToSpace;
+    return detail::run_via_nchw(d, d.c_in, up ? lo : hi, d.c_out, up ? hi : lo, d.accumulate, [](const auto& s) { run(s); });
+  }
   dispatch_float(d.dtype, "pixel_shuffle", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(d.x);
@@ -233,6 +257,8 @@ inline void run(const PixelShuffleDesc& d) {
 }
 
 inline void run(const GluDesc& d) {
+  if (d.channels_last)
+    return detail::run_via_nchw(d, 2 * d.channels, d.pixels, d.channels, d.pixels, false, [](const auto& s) { run(s); });
   dispatch_float(d.dtype, "glu", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(d.x);

@@ -51,6 +51,8 @@ struct backend_traits<onednn_backend> {
   using context_type = onednn::Context;
   using space = host_space;
   static constexpr std::string_view name = "onednn";
+  // oneDNN's direct / brgemm convolutions read and write NHWC without reorders.
+  static constexpr MemoryFormat activation_format = MemoryFormat::ChannelsLast;
   static void* allocate(std::size_t bytes) { return detail::host_allocate(bytes); }
   static void deallocate(void* p) noexcept { detail::host_deallocate(p); }
   static void upload(context_type&, void* dst, const void* src, std::size_t n) { if (n) std::memcpy(dst, src, n); }
@@ -79,6 +81,7 @@ struct kernels<onednn_backend> {
   static void run(onednn::Context&, const GluDesc&);
   static void run(onednn::Context&, const MultiscaleAttentionDesc&);
   static void run(onednn::Context&, const UpsampleNearest2xDesc&);
+  static void run(onednn::Context&, const PixelShuffleDesc&);
   // Gemma-2 family (descriptors_text.hpp).
   static void run(onednn::Context&, const GemmaRmsNormDesc&);
   static void run(onednn::Context&, const RotaryEmbeddingDesc&);
