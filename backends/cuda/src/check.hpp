@@ -20,6 +20,12 @@ namespace cuda::detail {
        line, ")");
 }
 
+/// The CUDA kernels take NCHW maps only (the DC-AE keeps NCHW on this backend): a channels-last
+/// descriptor, which only a caller forcing that format can build, is an error naming the op.
+inline void require_nchw(bool channels_last, const char* op) {
+  check(!channels_last, op, "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+}
+
 } // namespace cuda::detail
 } // namespace SANA_ABI_NAMESPACE
 } // namespace sana

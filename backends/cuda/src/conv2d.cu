@@ -142,7 +142,7 @@ using namespace cuda::detail;
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const Conv2dDesc& d) {
   const char* op = "conv2d";
-  check(!d.channels_last, op, "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, op);
   check(d.n >= 0 && d.c_in > 0 && d.h >= 0 && d.w >= 0 && d.c_out > 0 && d.kh > 0 && d.kw > 0, op,
         "bad sizes (n=", d.n, " c_in=", d.c_in, " h=", d.h, " w=", d.w, " c_out=", d.c_out, " kh=", d.kh, " kw=", d.kw,
         ")");

@@ -220,7 +220,7 @@ __global__ void glu_kernel(GluDesc d) {
 using namespace cuda::detail;
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const ChannelRmsNormDesc& d) {
-  check(!d.channels_last, "channel_rms_norm", "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, "channel_rms_norm");
   const cudaStream_t s = cuda::stream_of(ctx);
   dispatch_float(d.dtype, "channel_rms_norm", [&](auto tag) {
     using T = decltype(tag);
@@ -230,7 +230,7 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const ChannelRmsNormDesc& d)
 }
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const BatchNormDesc& d) {
-  check(!d.channels_last, "batch_norm", "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, "batch_norm");
   const cudaStream_t s = cuda::stream_of(ctx);
   dispatch_float(d.dtype, "batch_norm", [&](auto tag) {
     using T = decltype(tag);
@@ -240,7 +240,7 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const BatchNormDesc& d) {
 }
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const MultiscaleAttentionDesc& d) {
-  check(!d.channels_last, "multiscale_attention", "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, "multiscale_attention");
   const cudaStream_t s = cuda::stream_of(ctx);
   const std::int64_t blocks = d.n * d.branches * d.heads;
   check(blocks <= (std::int64_t{1} << 31) - 1, "multiscale_attention", "too many groups for one launch: ", blocks);
@@ -260,7 +260,7 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const MultiscaleAttentionDes
 }
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const UpsampleNearest2xDesc& d) {
-  check(!d.channels_last, "upsample_nearest2x", "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, "upsample_nearest2x");
   const cudaStream_t s = cuda::stream_of(ctx);
   dispatch_float(d.dtype, "upsample_nearest2x", [&](auto tag) {
     using T = decltype(tag);
@@ -270,7 +270,7 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const UpsampleNearest2xDesc&
 }
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const PixelShuffleDesc& d) {
-  check(!d.channels_last, "pixel_shuffle", "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, "pixel_shuffle");
   const cudaStream_t s = cuda::stream_of(ctx);
   dispatch_float(d.dtype, "pixel_shuffle", [&](auto tag) {
     using T = decltype(tag);
@@ -282,7 +282,7 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const PixelShuffleDesc& d) {
 }
 
 void kernels<cuda_backend>::run(cuda::Context& ctx, const GluDesc& d) {
-  check(!d.channels_last, "glu", "channels-last maps are not implemented on the CUDA backend (use NCHW)");
+  require_nchw(d.channels_last, "glu");
   const cudaStream_t s = cuda::stream_of(ctx);
   dispatch_float(d.dtype, "glu", [&](auto tag) {
     using T = decltype(tag);
