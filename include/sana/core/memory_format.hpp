@@ -60,5 +60,12 @@ MemoryFormat common_format(const char* op, const V&... v) {
   return f;
 }
 
+/// Whether an op's views share the channels-last format (common_format's checks included): what its
+/// descriptor's `channels_last` says.
+template <class... V>
+bool shares_channels_last(const char* op, const V&... v) {
+  return common_format(op, v...) == MemoryFormat::ChannelsLast;
+}
+
 } // namespace SANA_ABI_NAMESPACE
 } // namespace sana

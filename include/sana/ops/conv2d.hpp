@@ -40,7 +40,6 @@ void conv2d_impl(Ctx& ctx, const TensorView<const T, 4, space_of<Ctx>>& x, const
                  const T* bias, std::int64_t bias_len, const TensorView<T, 4, space_of<Ctx>>& y, const Conv2dParams& p) {
   static_assert(FloatElement<T>, "[conv2d] element type must be float, f16 or bf16");
   check(w.is_contiguous(), "conv2d", "weight ", shape_string(w.shape()), " must be contiguous");
-  const MemoryFormat format = common_format("conv2d", x, y);  // checked against the shapes below
   check(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0,
         "conv2d", "stride, dilation and groups must be >= 1 and padding >= 0");
   Conv2dDesc d;
@@ -75,7 +74,7 @@ void conv2d_impl(Ctx& ctx, const TensorView<const T, 4, space_of<Ctx>>& x, const
   d.bias = bias;
   d.y = y.data();
   d.act = p.act;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("conv2d", x, y);
   if (d.n == 0 || d.c_out == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);
 }

@@ -1,5 +1,6 @@
 /// @file
-/// DC-AE ops on (N, C, H, W) maps, contiguous NCHW or channels-last (all of an op's maps alike): `channel_rms_norm`, `batch_norm_eval`, `multiscale_attention`,
+/// DC-AE ops on (N, C, H, W) maps, contiguous NCHW or channels-last (all of an op's maps alike):
+/// `channel_rms_norm`, `batch_norm_eval`, `multiscale_attention`,
 /// `upsample_nearest2x`, `pixel_shuffle` / `pixel_unshuffle` (with the channel repeat / average
 /// shortcuts and an accumulate mode), `repeat_channels`, `average_channels`, `glu_silu`.
 #pragma once
@@ -33,11 +34,10 @@ void channel_rms_norm(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T
   static_assert(FloatElement<T>, "[channel_rms_norm] element type must be float, f16 or bf16");
   check(x.shape() == y.shape(), "channel_rms_norm", "input ", shape_string(x.shape()), " and output ",
         shape_string(y.shape()), " differ");
-  const MemoryFormat format = common_format("channel_rms_norm", x, y);
   detail::require_channels(weight, x.size(1), "channel_rms_norm", "weight");
   ChannelRmsNormDesc d;
   d.dtype = dtype_of_v<T>;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("channel_rms_norm", x, y);
   d.n = x.size(0);
   d.c = x.size(1);
   d.pixels = x.size(2) * x.size(3);
@@ -59,12 +59,11 @@ void batch_norm_eval(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T,
   static_assert(FloatElement<T>, "[batch_norm] element type must be float, f16 or bf16");
   check(x.shape() == y.shape(), "batch_norm", "input ", shape_string(x.shape()), " and output ", shape_string(y.shape()),
         " differ");
-  const MemoryFormat format = common_format("batch_norm", x, y);
   detail::require_channels(mean, x.size(1), "batch_norm", "running_mean");
   detail::require_channels(var, x.size(1), "batch_norm", "running_var");
   BatchNormDesc d;
   d.dtype = dtype_of_v<T>;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("batch_norm", x, y);
   d.n = x.size(0);
   d.c = x.size(1);
   d.pixels = x.size(2) * x.size(3);
@@ -123,10 +122,9 @@ void upsample_nearest2x(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const
   const Shape<4> expect{x.size(0), x.size(1), 2 * x.size(2), 2 * x.size(3)};
   check(y.shape() == expect, "upsample_nearest2x", "output is ", shape_string(y.shape()), ", expected ",
         shape_string(expect));
-  const MemoryFormat format = common_format("upsample_nearest2x", x, y);
   UpsampleNearest2xDesc d;
   d.dtype = dtype_of_v<T>;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("upsample_nearest2x", x, y);
   d.n = x.size(0);
   d.c = x.size(1);
   d.h = x.size(2);
@@ -146,10 +144,9 @@ void pixel_shuffle(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T, 4
         x.size(1), " x repeats ", repeats, " are not divisible by factor^2 = ", factor * factor);
   const Shape<4> expect{x.size(0), x.size(1) * repeats / (factor * factor), x.size(2) * factor, x.size(3) * factor};
   check(y.shape() == expect, "pixel_shuffle", "output is ", shape_string(y.shape()), ", expected ", shape_string(expect));
-  const MemoryFormat format = common_format("pixel_shuffle", x, y);
   PixelShuffleDesc d;
   d.dtype = dtype_of_v<T>;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("pixel_shuffle", x, y);
   d.direction = ShuffleDirection::ChannelsToSpace;
   d.n = x.size(0);
   d.c_in = x.size(1);
@@ -177,10 +174,9 @@ void pixel_unshuffle(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T,
   const Shape<4> expect{x.size(0), x.size(1) * factor * factor / group, x.size(2) / factor, x.size(3) / factor};
   check(y.shape() == expect, "pixel_unshuffle", "output is ", shape_string(y.shape()), ", expected ",
         shape_string(expect));
-  const MemoryFormat format = common_format("pixel_unshuffle", x, y);
   PixelShuffleDesc d;
   d.dtype = dtype_of_v<T>;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("pixel_unshuffle", x, y);
   d.direction = ShuffleDirection::SpaceToChannels;
   d.n = x.size(0);
   d.c_in = x.size(1);
@@ -219,10 +215,9 @@ void glu_silu(Ctx& ctx, std::type_identity_t<detail::view_t<Ctx, const T, 4>> x,
   const Shape<4> expect{x.size(0), x.size(1) / 2, x.size(2), x.size(3)};
   check(x.size(1) % 2 == 0 && y.shape() == expect, "glu", "input ", shape_string(x.shape()), " needs an even channel count and output ",
         shape_string(expect), ", got ", shape_string(y.shape()));
-  const MemoryFormat format = common_format("glu", x, y);
   GluDesc d;
   d.dtype = dtype_of_v<T>;
-  d.channels_last = format == MemoryFormat::ChannelsLast;
+  d.channels_last = shares_channels_last("glu", x, y);
   d.n = x.size(0);
   d.channels = expect[1];
   d.pixels = x.size(2) * x.size(3);
