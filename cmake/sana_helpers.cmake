@@ -6,7 +6,8 @@ function(sana_add_test name)
   target_link_libraries(${name} PRIVATE sana_catch_main sana::sana ${ARG_LIBS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE SANA_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data")
-  catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  # --warn NoTests: a registered name that matches no test case (a name cut at ";") fails instead of passing.
+  catch_discover_tests(${name} EXTRA_ARGS --warn NoTests PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # sana_add_bench(<name> SOURCES ... [LIBS ...])

@@ -99,7 +99,7 @@ TEST_CASE("CUDA conv lowering (pointwise GEMM, im2col + GEMM) equals the referen
     }
 }
 
-TEST_CASE("CUDA conv lowering: grouped convolutions stay on the direct kernel; chunks are bounded", "[unit][cuda][conv]") {
+TEST_CASE("CUDA conv lowering: grouped convolutions stay on the direct kernel, chunks are bounded", "[unit][cuda][conv]") {
   Conv2dDesc d;
   d.n = 1;
   d.c_in = d.c_out = 8;

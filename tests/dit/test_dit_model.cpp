@@ -104,7 +104,7 @@ TEST_CASE("original NVlabs key names load through the documented renaming", "[di
   REQUIRE(dit::original_key("time_embed.guidance_embedder.linear_2.weight").name == "cfg_embedder.mlp.2.weight");
 }
 
-TEST_CASE("cached text conditioning equals the one-shot forward; the workspace settles", "[dit][model]") {
+TEST_CASE("cached text conditioning equals the one-shot forward, the workspace settles", "[dit][model]") {
   using B = reference_backend;
   auto& ctx = test_context<B>();
   auto model = dit::load_transformer<B, float>(ctx, dit_data("small/transformer"));

@@ -108,7 +108,7 @@ TEST_CASE("zero-copy views point into the mapping", "[io][safetensors]") {
   CHECK(static_cast<float>(c.view(2, 3)) == 19.f);
 }
 
-TEST_CASE("f16 and bf16 load into f32 exactly; f32 loads into f16/bf16 with RNE", "[io][safetensors]") {
+TEST_CASE("f16 and bf16 load into f32 exactly, f32 loads into f16/bf16 with RNE", "[io][safetensors]") {
   // Every f16 and bf16 bit pattern.
   std::vector<sana::f16> h(65536);
   std::vector<sana::bf16> b(65536);

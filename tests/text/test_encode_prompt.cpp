@@ -110,7 +110,7 @@ TEST_CASE("PromptEncoder refuses a tokenizer with more pieces than the encoder e
                                      "models.*"));
 }
 
-TEMPLATE_LIST_TEST_CASE("PaddedTokens::zeroed keeps every real-token embedding; padding past the last real token is 0",
+TEMPLATE_LIST_TEST_CASE("PaddedTokens::zeroed keeps every real-token embedding, padding past the last real token is 0",
                         "[unit][text][encode_prompt]", ParityBackends) {
   using B = TestType;
   SANA_REQUIRE_BACKEND(B);

@@ -101,7 +101,7 @@ TEST_CASE("Gemma2Config parsing and loading errors", "[unit][text][gemma2]") {
                       Catch::Contains("safetensors"));
 }
 
-TEST_CASE("Gemma2Encoder::load leaves the embedding table in the mapping; lookups equal a full copy",
+TEST_CASE("Gemma2Encoder::load leaves the embedding table in the mapping, lookups equal a full copy",
           "[unit][text][gemma2]") {
   using B = reference_backend;
   auto& ctx = test_context<B>();
