@@ -178,3 +178,47 @@ TEST_CASE("custom schedules", "[sampling]") {
   CHECK(scm.num_steps() == 3);
   CHECK(scm.angles()[1] == 1.1f);
 }
+
+TEST_CASE("flow-heun schedule matches diffusers' interleaved table exactly", "[sampling][parity]") {
+  // diffusers lists every evaluation: timesteps [t0, t1, t1, …], sigmas [s0, s1, s1, …, 0]; the records
+  // of (step, stage) must walk the same table.
+  const auto fixture = load_cases("schedules.json");
+  for (const auto& c : fixture.at("heun")) {
+    const int n = c.at("steps");
+    const double shift = c.at("shift");
+    INFO("steps " << n << " shift " << shift);
+    ss::FlowHeun solver({.shift = shift});
+    solver.set_timesteps(n);
+    const auto expected_t = floats(c.at("timesteps"));
+    const auto expected_s = floats(c.at("sigmas"));
+    REQUIRE(ss::num_evaluations(solver) == static_cast<int>(expected_t.size()));
+    std::size_t e = 0;
+    for (int i = 0; i < solver.num_steps(); ++i)
+      for (int k = 0; k < solver.num_stages(i); ++k, ++e) {
+        const ss::StepRecord r = solver.record(i, k);
+        CHECK(std::bit_cast<std::uint32_t>(static_cast<float>(r.model_time)) ==
+              std::bit_cast<std::uint32_t>(expected_t[e]));
+        // diffusers' sigma of evaluation e is sigmas[e] (its second stage reads σ_{i+1} from sigmas[e])
+        CHECK(std::bit_cast<std::uint32_t>(static_cast<float>(r.sigma)) ==
+              std::bit_cast<std::uint32_t>(expected_s[e]));
+      }
+  }
+}
+
+TEST_CASE("flow-unipc schedule matches diffusers exactly", "[sampling][parity]") {
+  const auto fixture = load_cases("schedules.json");
+  for (const auto& c : fixture.at("unipc")) {
+    const int n = c.at("steps");
+    const double shift = c.at("shift");
+    INFO("steps " << n << " shift " << shift);
+    ss::FlowUniPc solver({.shift = shift});
+    solver.set_timesteps(n);
+    const auto expected_t = c.at("timesteps").get<std::vector<std::int64_t>>();
+    const auto expected_s = floats(c.at("sigmas"));
+    REQUIRE(solver.num_steps() == n);
+    REQUIRE(solver.sigmas().size() == expected_s.size());
+    for (int i = 0; i < n; ++i) CHECK(solver.record(i, 0).model_time == static_cast<double>(expected_t[i]));
+    for (std::size_t i = 0; i < expected_s.size(); ++i)
+      CHECK(std::bit_cast<std::uint32_t>(solver.sigmas()[i]) == std::bit_cast<std::uint32_t>(expected_s[i]));
+  }
+}

@@ -22,7 +22,8 @@ import pathlib
 import numpy as np
 import torch
 import diffusers
-from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, SCMScheduler
+from diffusers import (DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteScheduler,
+                       SCMScheduler, UniPCMultistepScheduler)
 from diffusers.pipelines.pag.pag_utils import PAGMixin
 
 STEPS = [1, 2, 3, 5, 10, 20, 28, 50, 100]
@@ -60,6 +61,14 @@ def dpm_scheduler(shift, order=2, final_sigmas_type="zero", euler_at_final=False
     )
 
 
+def unipc_scheduler(shift, order=2, solver_type="bh2", disable_corrector=(), lower_order_final=True):
+    """UniPCMultistepScheduler in flow mode (flow sigmas, flow prediction), as for Sana / Wan."""
+    return UniPCMultistepScheduler(num_train_timesteps=1000, solver_order=order, prediction_type="flow_prediction",
+                                   use_flow_sigmas=True, flow_shift=shift, solver_type=solver_type,
+                                   disable_corrector=list(disable_corrector), lower_order_final=lower_order_final,
+                                   predict_x0=True, final_sigmas_type="zero", timestep_spacing="linspace")
+
+
 def nvlabs_grid(steps, shift):
     """NVlabs DPMS 'time_uniform_flow' grid (sana-spec.md §4.2): float32 torch arithmetic."""
     betas = torch.linspace(1.0, 1.0 / 1000, steps + 1, dtype=torch.float32)
@@ -69,7 +78,7 @@ def nvlabs_grid(steps, shift):
 
 
 def schedules():
-    out = {"dpm": [], "dpm_sigma_min": [], "euler": [], "scm": [], "nvlabs": []}
+    out = {"dpm": [], "dpm_sigma_min": [], "euler": [], "scm": [], "nvlabs": [], "heun": [], "unipc": []}
     for shift in SHIFTS:
         for n in STEPS:
             s = dpm_scheduler(shift)
@@ -80,6 +89,14 @@ def schedules():
             e.set_timesteps(n)
             out["euler"].append({"steps": n, "shift": shift, "timesteps": f32_list(e.timesteps.numpy()),
                                  "sigmas": f32_list(e.sigmas.numpy())})
+            hs = FlowMatchHeunDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+            hs.set_timesteps(n)
+            out["heun"].append({"steps": n, "shift": shift, "timesteps": f32_list(hs.timesteps.numpy()),
+                                "sigmas": f32_list(hs.sigmas.numpy())})
+            us = unipc_scheduler(shift)
+            us.set_timesteps(n)
+            out["unipc"].append({"steps": n, "shift": shift, "timesteps": [int(t) for t in us.timesteps],
+                                 "sigmas": f32_list(us.sigmas.numpy())})
             sig, ts = nvlabs_grid(n, shift)
             out["nvlabs"].append({"steps": n, "shift": shift, "timesteps": f32_list(ts.numpy()),
                                   "sigmas": f32_list(sig.numpy())})
@@ -97,33 +114,49 @@ def schedules():
     return out
 
 
-def run_dpm(case, rng):
-    s = dpm_scheduler(case["shift"], order=case["order"], final_sigmas_type=case.get("final", "zero"),
-                      euler_at_final=case.get("euler_at_final", False), solver_type=case.get("solver_type", "midpoint"))
-    s.set_timesteps(case["steps"])
+def run_per_evaluation(s, case, rng):
+    """One random model output per scheduler.step call (per model evaluation), the latents after each
+    (None where diffusers computes NaN, with the finite limit in expected_limit)."""
     x = torch.from_numpy(rng.standard_normal(LATENT_SHAPE).astype(np.float32))
     case["latents"] = f32_list(x.numpy())
     case["model_outputs"], case["expected"] = [], []
     for t in s.timesteps:
         v = torch.from_numpy(rng.standard_normal(LATENT_SHAPE).astype(np.float32))
-        x = s.step(v, t, x, return_dict=False)[0]
+        x_next = s.step(v, t, x, return_dict=False)[0]
         case["model_outputs"].append(f32_list(v.numpy()))
-        case["expected"].append(f32_list(x.numpy()))
+        if torch.isfinite(x_next).all():
+            case["expected"].append(f32_list(x_next.numpy()))
+        else:  # UniPC bh1 ends at sigma 0 with alpha_t * B(h) * 0 = -inf * 0 = NaN; the limit is the data prediction
+            case["expected"].append(None)
+            case["expected_limit"] = f32_list((x - s.sigmas[s.step_index - 1] * v).numpy())
+        x = x_next
     return case
+
+
+def run_dpm(case, rng):
+    s = dpm_scheduler(case["shift"], order=case["order"], final_sigmas_type=case.get("final", "zero"),
+                      euler_at_final=case.get("euler_at_final", False), solver_type=case.get("solver_type", "midpoint"))
+    s.set_timesteps(case["steps"])
+    return run_per_evaluation(s, case, rng)
 
 
 def run_euler(case, rng):
     s = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=case["shift"])
     s.set_timesteps(case["steps"])
-    x = torch.from_numpy(rng.standard_normal(LATENT_SHAPE).astype(np.float32))
-    case["latents"] = f32_list(x.numpy())
-    case["model_outputs"], case["expected"] = [], []
-    for t in s.timesteps:
-        v = torch.from_numpy(rng.standard_normal(LATENT_SHAPE).astype(np.float32))
-        x = s.step(v, t, x, return_dict=False)[0]
-        case["model_outputs"].append(f32_list(v.numpy()))
-        case["expected"].append(f32_list(x.numpy()))
-    return case
+    return run_per_evaluation(s, case, rng)
+
+
+def run_heun(case, rng):
+    s = FlowMatchHeunDiscreteScheduler(num_train_timesteps=1000, shift=case["shift"])
+    s.set_timesteps(case["steps"])
+    return run_per_evaluation(s, case, rng)
+
+
+def run_unipc(case, rng):
+    s = unipc_scheduler(case["shift"], order=case["order"], solver_type=case.get("solver_type", "bh2"),
+                        disable_corrector=case.get("disable_corrector", ()))
+    s.set_timesteps(case["steps"])
+    return run_per_evaluation(s, case, rng)
 
 
 def run_scm(case, rng):
@@ -192,6 +225,20 @@ def trajectories():
                    final="sigma_min"),
               dict(name="dpm_o3_n10_s3_heun", order=3, steps=10, shift=3.0, solver_type="heun")]:
         cases.append(run_dpm(dict(c, sampler="flow-dpm"), rng))
+    # Added later still: Heun (two evaluations per step) and UniPC in flow mode.
+    for c in [dict(name="heun_n10_s3", steps=10, shift=3.0), dict(name="heun_n1_s3", steps=1, shift=3.0),
+              dict(name="heun_n2_s6", steps=2, shift=6.0), dict(name="heun_n28_s1", steps=28, shift=1.0)]:
+        cases.append(run_heun(dict(c, sampler="flow-heun"), rng))
+    for c in [dict(name="unipc_o2_n20_s3", order=2, steps=20, shift=3.0),
+              dict(name="unipc_o2_n5_s3", order=2, steps=5, shift=3.0),
+              dict(name="unipc_o2_n1_s3", order=2, steps=1, shift=3.0),
+              dict(name="unipc_o2_n2_s6", order=2, steps=2, shift=6.0),
+              dict(name="unipc_o1_n10_s3", order=1, steps=10, shift=3.0),
+              dict(name="unipc_o3_n10_s3", order=3, steps=10, shift=3.0),
+              dict(name="unipc_o3_n28_s4_bh1", order=3, steps=28, shift=4.0, solver_type="bh1"),
+              dict(name="unipc_o2_n20_s3_bh1", order=2, steps=20, shift=3.0, solver_type="bh1"),
+              dict(name="unipc_o2_n10_s3_nocorr", order=2, steps=10, shift=3.0, disable_corrector=[0, 3])]:
+        cases.append(run_unipc(dict(c, sampler="flow-unipc"), rng))
     return cases
 
 

@@ -15,6 +15,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/sampling/sampler.hpp"
 #include "sana/sampling/schedule.hpp"
 #include "sana/sampling/step_buffers.hpp"
 
@@ -69,8 +70,9 @@ struct FlowDpmStepCoefficients {
 
 /// Flow-DPM-Solver. Holds only the schedule; the latent-sized state (x and the last `order`
 /// data predictions) lives in caller buffers passed to `step`.
-class FlowDpmSolver {
+class FlowDpmSolver : public SingleEvaluation<FlowDpmSolver> {
 public:
+  using SingleEvaluation::step;
   static constexpr const char* name = "flow-dpm";
 
   explicit FlowDpmSolver(FlowDpmSolverConfig config = {}) : config_(config) {
@@ -154,6 +156,10 @@ public:
   double model_time(int i) const {
     check_index(i);
     return timesteps_[static_cast<std::size_t>(i)];
+  }
+  double sigma_at(int i) const {
+    check_index(i);
+    return sigmas_[static_cast<std::size_t>(i)];
   }
   /// The model sees x itself.
   double model_input_scale(int) const { return 1.0; }
@@ -245,23 +251,24 @@ public:
   /// `buffers.history` needs `history_size()` buffers that persist across the steps of one
   /// trajectory; `model_input` and `noise` are not used.
   template <class Buffer, class LincombFn>
-  void step(int i, const StepBuffers<Buffer>& buffers, LincombFn&& lincomb) const {
+  void step(const StepRecord& r, const StepBuffers<Buffer>& buffers, LincombFn&& lincomb) const {
+    const int i = r.index;
     check_index(i);
     check(buffers.history.size() >= static_cast<std::size_t>(history_size()), name, "step needs ",
           history_size(), " history buffers, got ", buffers.history.size());
     const FlowDpmStepCoefficients c = coefficients(i);
     const auto k = static_cast<std::size_t>(config_.order);
     const auto slot = [&](int j) { return buffers.history[static_cast<std::size_t>(i - j) % k]; };
-    detail::combine(lincomb, slot(0), std::array<double, 2>{1.0, c.data_from_velocity},
+    combine(lincomb, slot(0), std::array<double, 2>{1.0, c.data_from_velocity},
                     std::array<Buffer, 2>{buffers.x, buffers.velocity});
     if (c.order == 1)
-      detail::combine(lincomb, buffers.x, std::array<double, 2>{c.sample, c.data[0]},
+      combine(lincomb, buffers.x, std::array<double, 2>{c.sample, c.data[0]},
                       std::array<Buffer, 2>{buffers.x, slot(0)});
     else if (c.order == 2)
-      detail::combine(lincomb, buffers.x, std::array<double, 3>{c.sample, c.data[0], c.data[1]},
+      combine(lincomb, buffers.x, std::array<double, 3>{c.sample, c.data[0], c.data[1]},
                       std::array<Buffer, 3>{buffers.x, slot(0), slot(1)});
     else
-      detail::combine(lincomb, buffers.x,
+      combine(lincomb, buffers.x,
                       std::array<double, 4>{c.sample, c.data[0], c.data[1], c.data[2]},
                       std::array<Buffer, 4>{buffers.x, slot(0), slot(1), slot(2)});
   }
@@ -296,11 +303,7 @@ private:
     timesteps_ = std::move(timesteps);
   }
 
-  void check_index(int i) const {
-    check(!timesteps_.empty(), name, "call set_timesteps before stepping");
-    check(i >= 0 && i < num_steps(), name, "step index ", i, " out of range [0, ", num_steps(),
-          ")");
-  }
+  void check_index(int i) const { detail::check_step_index(name, num_steps(), i); }
 
   FlowDpmSolverConfig config_;
   std::vector<float> sigmas_;

@@ -13,6 +13,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/sampling/sampler.hpp"
 #include "sana/sampling/schedule.hpp"
 #include "sana/sampling/step_buffers.hpp"
 
@@ -34,8 +35,9 @@ struct FlowEulerStepCoefficients {
 };
 
 /// Flow-matching Euler sampler. Holds only the schedule.
-class FlowEuler {
+class FlowEuler : public SingleEvaluation<FlowEuler> {
 public:
+  using SingleEvaluation::step;
   static constexpr const char* name = "flow-euler";
 
   explicit FlowEuler(FlowEulerConfig config = {}) : config_(config) {
@@ -96,6 +98,10 @@ public:
     check_index(i);
     return timesteps_[static_cast<std::size_t>(i)];
   }
+  double sigma_at(int i) const {
+    check_index(i);
+    return sigmas_[static_cast<std::size_t>(i)];
+  }
   double model_input_scale(int) const { return 1.0; }
   int history_size() const { return 0; }
   bool needs_noise() const { return false; }
@@ -108,9 +114,9 @@ public:
 
   /// x ← x + dt·v, in place.
   template <class Buffer, class LincombFn>
-  void step(int i, const StepBuffers<Buffer>& buffers, LincombFn&& lincomb) const {
-    const FlowEulerStepCoefficients c = coefficients(i);
-    detail::combine(lincomb, buffers.x, std::array<double, 2>{1.0, static_cast<double>(c.dt)},
+  void step(const StepRecord& r, const StepBuffers<Buffer>& buffers, LincombFn&& lincomb) const {
+    const FlowEulerStepCoefficients c = coefficients(r.index);
+    combine(lincomb, buffers.x, std::array<double, 2>{1.0, static_cast<double>(c.dt)},
                     std::array<Buffer, 2>{buffers.x, buffers.velocity});
   }
 
@@ -137,11 +143,7 @@ private:
     timesteps_ = std::move(timesteps);
   }
 
-  void check_index(int i) const {
-    check(!timesteps_.empty(), name, "call set_timesteps before stepping");
-    check(i >= 0 && i < num_steps(), name, "step index ", i, " out of range [0, ", num_steps(),
-          ")");
-  }
+  void check_index(int i) const { detail::check_step_index(name, num_steps(), i); }
 
   FlowEulerConfig config_;
   float sigma_max_ = 1;

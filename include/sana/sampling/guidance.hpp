@@ -11,7 +11,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
-#include "sana/sampling/step_buffers.hpp"
+#include "sana/sampling/lincomb.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
@@ -74,7 +74,7 @@ struct Guidance {
 template <class Buffer, class LincombFn>
 void classifier_free_guidance(const Buffer& out, const Buffer& uncond, const Buffer& cond,
                               double guidance_scale, LincombFn&& lincomb) {
-  detail::combine(lincomb, out, std::array<double, 2>{1.0 - guidance_scale, guidance_scale},
+  combine(lincomb, out, std::array<double, 2>{1.0 - guidance_scale, guidance_scale},
                   std::array<Buffer, 2>{uncond, cond});
 }
 

@@ -4,6 +4,7 @@
 /// them to a caller-provided callable, so they never touch tensors, devices or element types.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <type_traits>
@@ -47,6 +48,38 @@ struct SpanLincomb {
       out[j] = static_cast<T>(acc);
     }
   }
+};
+
+/// out = Σ_k coeffs[k] · inputs[k] through `lincomb`, for a fixed number of terms:
+///   combine(lincomb, x, std::array{1.0, dt}, std::array{x, v});   // x ← x + dt·v
+template <class Buffer, class F, std::size_t N>
+void combine(F& lincomb, const Buffer& out, const std::array<double, N>& coeffs, const std::array<Buffer, N>& inputs) {
+  lincomb(out, std::span<const double>(coeffs), std::span<const Buffer>(inputs));
+}
+
+/// A combination whose number of terms is known only at run time (up to Capacity), built term by
+/// term and written with one `lincomb` call:
+///   Terms<Buffer, 4> t; t.add(a, x); for (...) t.add(c[j], history[j]); t.write(lincomb, x);
+template <class Buffer, std::size_t Capacity>
+class Terms {
+public:
+  void add(double coeff, const Buffer& input) {
+    check(size_ < Capacity, "lincomb", "more than ", Capacity, " terms");
+    coeffs_[size_] = coeff;
+    inputs_[size_] = input;
+    ++size_;
+  }
+  std::size_t size() const { return size_; }
+
+  template <class F>
+  void write(F& lincomb, const Buffer& out) const {
+    lincomb(out, std::span<const double>(coeffs_.data(), size_), std::span<const Buffer>(inputs_.data(), size_));
+  }
+
+private:
+  std::array<double, Capacity> coeffs_{};
+  std::array<Buffer, Capacity> inputs_{};
+  std::size_t size_ = 0;
 };
 
 } // namespace sampling

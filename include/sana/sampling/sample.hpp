@@ -1,6 +1,7 @@
 /// @file
-/// The generic sampling loop: calls the model once per step and lets the sampler update the
-/// state through the caller's linear-combination function. Works for any buffer type.
+/// The generic sampling loop: calls the model for every evaluation the sampler describes (one
+/// per step, or several for Heun-type samplers) and lets the sampler update the state through
+/// the caller's linear-combination function. Works for any buffer type.
 #pragma once
 
 #include <array>
@@ -13,21 +14,12 @@
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
 #include "sana/sampling/lincomb.hpp"
+#include "sana/sampling/sampler.hpp"
 #include "sana/sampling/step_buffers.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
 namespace sampling {
-
-/// What the driver needs from a sampler (FlowDpmSolver, FlowEuler, ScmSolver, or your own).
-template <class S>
-concept Sampler = requires(const S& s, int i) {
-  { s.num_steps() } -> std::convertible_to<int>;
-  { s.model_time(i) } -> std::convertible_to<double>;
-  { s.model_input_scale(i) } -> std::convertible_to<double>;
-  { s.history_size() } -> std::convertible_to<int>;
-  { s.needs_noise() } -> std::convertible_to<bool>;
-};
 
 /// Default noise argument for the ODE samplers, which draw none; SCM without a noise function fails clearly.
 struct NoNoise {
@@ -37,12 +29,33 @@ struct NoNoise {
   }
 };
 
-/// True when some step feeds the model a rescaled copy of the state.
+namespace detail {
+/// The model callback takes the evaluation's record; the older (step, model_time, in, out) form
+/// is accepted too.
+template <class VelocityFn, class Buffer>
+void call_model(VelocityFn& velocity, const StepRecord& r, const Buffer& in, const Buffer& out) {
+  if constexpr (std::is_invocable_v<VelocityFn&, const StepRecord&, const Buffer&, const Buffer&>)
+    velocity(r, in, out);
+  else
+    velocity(r.index, r.model_time, in, out);
+}
+} // namespace detail
+
+/// True when some evaluation feeds the model a rescaled copy of the state.
 template <Sampler S>
 bool needs_separate_input(const S& sampler) {
   for (int i = 0; i < sampler.num_steps(); ++i)
-    if (sampler.model_input_scale(i) != 1.0) return true;
+    for (int k = 0; k < sampler.num_stages(i); ++k)
+      if (sampler.record(i, k).input_scale != 1.0) return true;
   return false;
+}
+
+/// Number of model evaluations of the whole schedule (Σ_i num_stages(i)).
+template <Sampler S>
+int num_evaluations(const S& sampler) {
+  int n = 0;
+  for (int i = 0; i < sampler.num_steps(); ++i) n += sampler.num_stages(i);
+  return n;
 }
 
 /// Number of latent-sized workspace buffers `sample` needs for `sampler`: velocity, then the
@@ -55,13 +68,14 @@ int workspace_buffers(const S& sampler) {
 
 /// Runs all steps of `sampler` (after its set_timesteps) on the state `x`, in place.
 ///
-/// - `velocity(step, model_time, model_input, out)` writes the model's flow velocity for
-///   `model_input` at `model_time` into `out` (apply guidance inside it).
+/// - `velocity(record, model_input, out)` writes the model's flow velocity for `model_input` at
+///   `record.model_time` into `out` (apply guidance inside it); `record` says which step and
+///   stage this is and its σ. (The form `velocity(step, model_time, model_input, out)` works too.)
 /// - `lincomb(out, coeffs, inputs)` is the linear combination (see Lincomb).
 /// - `workspace` holds at least `workspace_buffers(sampler)` distinct latent-sized buffers.
-/// - `noise(step, out)` fills `out` with standard-normal noise; called once per step, in order,
-///   for samplers that need it (including the last step, whose draw is unused, to keep the
-///   caller's generator in step with diffusers).
+/// - `noise(step, out)` fills `out` with standard-normal noise; called once per step, before the
+///   step's first `step` call, for samplers that need it (including the last step, whose draw is
+///   unused, to keep the caller's generator in step with diffusers).
 template <Sampler S, class Buffer, class VelocityFn, class LincombFn, class NoiseFn = NoNoise>
 void sample(const S& sampler, VelocityFn&& velocity, const Buffer& x, LincombFn&& lincomb,
             std::span<const Buffer> workspace, NoiseFn&& noise = {}) {
@@ -78,13 +92,16 @@ void sample(const S& sampler, VelocityFn&& velocity, const Buffer& x, LincombFn&
   buffers.history = workspace.subspan(next, static_cast<std::size_t>(sampler.history_size()));
 
   for (int i = 0; i < steps; ++i) {
-    const double scale = sampler.model_input_scale(i);
-    if (separate_input)
-      detail::combine(lincomb, buffers.model_input, std::array<double, 1>{scale},
-                      std::array<Buffer, 1>{x});
-    velocity(i, sampler.model_time(i), separate_input ? buffers.model_input : x, buffers.velocity);
-    if (sampler.needs_noise()) noise(i, buffers.noise);
-    sampler.step(i, buffers, lincomb);
+    const int stages = sampler.num_stages(i);
+    check(stages >= 1, "sample", "step ", i, " has ", stages, " model evaluations");
+    for (int k = 0; k < stages; ++k) {
+      const StepRecord r = sampler.record(i, k);
+      if (separate_input)
+        combine(lincomb, buffers.model_input, std::array<double, 1>{r.input_scale}, std::array<Buffer, 1>{x});
+      detail::call_model(velocity, r, separate_input ? buffers.model_input : x, buffers.velocity);
+      if (k == 0 && sampler.needs_noise()) noise(i, buffers.noise);
+      sampler.step(r, buffers, lincomb);
+    }
   }
 }
 

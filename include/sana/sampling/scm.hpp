@@ -23,6 +23,7 @@
 
 #include "sana/core/config.hpp"
 #include "sana/core/error.hpp"
+#include "sana/sampling/sampler.hpp"
 #include "sana/sampling/schedule.hpp"
 #include "sana/sampling/step_buffers.hpp"
 
@@ -54,8 +55,9 @@ struct ScmStepCoefficients {
 
 /// SCM (sCM / TrigFlow) few-step sampler. Holds only the angle schedule; per-step noise comes
 /// from the caller (`StepBuffers::noise`), so no RNG lives here.
-class ScmSolver {
+class ScmSolver : public SingleEvaluation<ScmSolver> {
 public:
+  using SingleEvaluation::step;
   static constexpr const char* name = "scm";
   /// Largest accepted angle: diffusers' default start 1.57080 (just above π/2).
   static constexpr double angle_limit = 1.5708;
@@ -101,6 +103,8 @@ public:
 
   /// Flow time τ_i passed to the model.
   double model_time(int i) const { return coefficients(i).tau; }
+  /// The flow time τ_i stands for σ (the model sees u at flow time τ).
+  double sigma_at(int i) const { return coefficients(i).tau; }
   /// The model sees u = c·y, not the state itself.
   double model_input_scale(int i) const { return coefficients(i).input_scale; }
   int history_size() const { return 0; }
@@ -134,13 +138,13 @@ public:
   /// One step. `buffers.model_input` must hold u = c·y the model was called on (the driver
   /// writes it), `buffers.noise` fresh N(0, I) noise (ignored at the last step).
   template <class Buffer, class LincombFn>
-  void step(int i, const StepBuffers<Buffer>& buffers, LincombFn&& lincomb) const {
-    const ScmStepCoefficients c = coefficients(i);
-    detail::combine(lincomb, buffers.x,
+  void step(const StepRecord& r, const StepBuffers<Buffer>& buffers, LincombFn&& lincomb) const {
+    const ScmStepCoefficients c = coefficients(r.index);
+    combine(lincomb, buffers.x,
                     std::array<double, 3>{c.denoised_state, c.denoised_input, c.denoised_velocity},
                     std::array<Buffer, 3>{buffers.x, buffers.model_input, buffers.velocity});
     if (!c.last)
-      detail::combine(lincomb, buffers.x,
+      combine(lincomb, buffers.x,
                       std::array<double, 2>{c.renoise_denoised, c.renoise_noise},
                       std::array<Buffer, 2>{buffers.x, buffers.noise});
   }

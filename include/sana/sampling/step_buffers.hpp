@@ -3,7 +3,6 @@
 /// (a `std::span`, a tensor view, ...). Samplers ignore the fields they do not need.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <span>
 
@@ -29,15 +28,6 @@ struct StepBuffers {
   std::span<const Buffer> history = {};
   Buffer noise = {};
 };
-
-namespace detail {
-/// Calls `lincomb(out, coeffs, inputs)` with fixed-size coefficient and input lists.
-template <class Buffer, class F, std::size_t N>
-void combine(F& lincomb, const Buffer& out, const std::array<double, N>& coeffs,
-             const std::array<Buffer, N>& inputs) {
-  lincomb(out, std::span<const double>(coeffs), std::span<const Buffer>(inputs));
-}
-} // namespace detail
 
 } // namespace sampling
 } // namespace SANA_ABI_NAMESPACE
