@@ -42,8 +42,9 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
       --pag-blocks I,J       transformer blocks PAG perturbs (default: the middle block)
       --pag-variant V        diffusers (default: SanaPAGPipeline, no qk-norm in PAG blocks and no
                              timestep_scale) | nvlabs (both kept); differs only for qk-norm models (Sana 1.5)
-      --sampler NAME         flow-dpm | flow-euler | scm (default: scheduler/scheduler_config.json;
-                             scm is Sana-Sprint's and the only one its models take)
+      --sampler NAME         flow-dpm | flow-euler | flow-heun | flow-unipc | scm (default:
+                             scheduler/scheduler_config.json; flow-heun evaluates the model twice per
+                             step; scm is Sana-Sprint's and the only one its models take)
       --shift S              flow shift (default: the scheduler config's)
   -W, --width PX / -H, --height PX   image size, multiples of 32 (default: the model's native size)
       --seed N               seed (default 0); image k of a run uses noise stream k
@@ -133,8 +134,9 @@ Args parse(std::span<const std::string_view> args) {
   if (a.width % 32 || a.height % 32)
     throw UsageError{"-W/-H must be positive multiples of 32, got " + std::to_string(a.width) + "x" +
                      std::to_string(a.height)};
-  if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler" && a.sampler != "scm")
-    throw UsageError{"unknown sampler '" + a.sampler + "' (flow-dpm, flow-euler, scm)"};
+  if (!a.sampler.empty() && a.sampler != "flow-dpm" && a.sampler != "flow-euler" && a.sampler != "flow-heun" &&
+      a.sampler != "flow-unipc" && a.sampler != "scm")
+    throw UsageError{"unknown sampler '" + a.sampler + "' (flow-dpm, flow-euler, flow-heun, flow-unipc, scm)"};
   if (a.backend != "cpu" && a.backend != "cuda") throw UsageError{"--backend must be cpu or cuda, got '" + a.backend + "'"};
   if (a.dtype != "f32" && a.dtype != "bf16" && a.dtype != "f16")
     throw UsageError{"--dtype must be f32, bf16 or f16, got '" + a.dtype + "'"};
