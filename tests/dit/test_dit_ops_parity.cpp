@@ -58,13 +58,18 @@ TEMPLATE_LIST_TEST_CASE("linear attention parity", "[parity][dit]", ParityMatrix
   reference::Context rc;
   struct Case { std::int64_t b, n, heads, d; };
   const auto cs = GENERATE(Case{1, 1, 1, 1}, Case{2, 33, 3, 4}, Case{2, 256, 36, 32});
+  const auto fm = GENERATE(FeatureMap::relu, FeatureMap::elu_plus_one, FeatureMap::identity);
+  INFO("feature map " << static_cast<int>(fm));
   const std::int64_t C = cs.heads * cs.d;
   auto qkv = random_tensor<T, 3>({cs.b, cs.n, 3 * C}, 4);
+  // The identity map needs positive denominators: shift the data up, leaving some entries negative.
+  if (fm == FeatureMap::identity)
+    for (std::int64_t i = 0; i < qkv.numel(); ++i) qkv.data()[i] = convert<T>(to_float(qkv.data()[i]) + 0.8f);
   auto qkvd = upload<B>(qkv);
   Tensor<T, 3, reference_backend> want({cs.b, cs.n, C});
   Tensor<T, 3, B> got({cs.b, cs.n, C});
   auto run = [&](auto& c, auto f, auto out) {
-    ops::linear_attention(c, f.slice(2, 0, C), f.slice(2, C, C), f.slice(2, 2 * C, C), out, cs.heads);
+    ops::linear_attention(c, f.slice(2, 0, C), f.slice(2, C, C), f.slice(2, 2 * C, C), out, cs.heads, 1e-15f, fm);
   };
   run(rc, qkv.view(), want.view());
   run(ctx, qkvd.view(), got.view());

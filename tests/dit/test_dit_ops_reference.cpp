@@ -56,16 +56,25 @@ TEST_CASE("reference RMSNorm across heads equals x * rsqrt(mean(x^2) + eps) * w"
     }
 }
 
-TEST_CASE("reference ReLU linear attention equals diffusers' padded-V formulation", "[unit][dit]") {
+TEST_CASE("reference linear attention equals diffusers' padded-V formulation, for each feature map", "[unit][dit]") {
+  const FeatureMap fm = GENERATE(FeatureMap::relu, FeatureMap::elu_plus_one, FeatureMap::identity);
+  // φ in double, as the formula is written (identity gets positive-leaning data below).
+  auto phi = [fm](float x) -> double {
+    if (fm == FeatureMap::relu) return std::max(0.0f, x);
+    if (fm == FeatureMap::elu_plus_one) return x > 0 ? x + 1.0 : std::exp(static_cast<double>(x));
+    return x;
+  };
   const std::int64_t B = 2, N = GENERATE(std::int64_t{1}, std::int64_t{37}), H = 3, D = GENERATE(std::int64_t{4}, std::int64_t{32});
   const std::int64_t C = H * D;
   // q, k, v as slices of one fused (B, N, 3C) projection, like the model uses them.
   auto qkv = random_tensor<float, 3>({B, N, 3 * C}, 5);
+  if (fm == FeatureMap::identity)
+    for (std::int64_t i = 0; i < qkv.numel(); ++i) qkv.data()[i] += 0.8f;
   HostT3 out({B, N, C});
   reference::Context ctx;
   auto f = qkv.view();
   auto q = f.slice(2, 0, C), k = f.slice(2, C, C), v = f.slice(2, 2 * C, C);
-  ops::linear_attention(ctx, q, k, v, out.view(), H);
+  ops::linear_attention(ctx, q, k, v, out.view(), H, 1e-15f, fm);
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t h = 0; h < H; ++h) {
       // scores = pad(V, ones row) (D+1, N) @ relu(K)^T (N, D); out' = scores @ relu(Q)^T; out = out'[:D] / (out'[D] + 1e-15)
@@ -74,12 +83,12 @@ TEST_CASE("reference ReLU linear attention equals diffusers' padded-V formulatio
         for (std::int64_t j = 0; j < D; ++j)
           for (std::int64_t n = 0; n < N; ++n) {
             const double vi = i < D ? v(b, n, h * D + i) : 1.0;
-            scores[i * D + j] += vi * std::max(0.0f, k(b, n, h * D + j));
+            scores[i * D + j] += vi * phi(k(b, n, h * D + j));
           }
       for (std::int64_t n = 0; n < N; ++n) {
         std::vector<double> o(D + 1, 0.0);
         for (std::int64_t i = 0; i <= D; ++i)
-          for (std::int64_t j = 0; j < D; ++j) o[i] += scores[i * D + j] * std::max(0.0f, q(b, n, h * D + j));
+          for (std::int64_t j = 0; j < D; ++j) o[i] += scores[i * D + j] * phi(q(b, n, h * D + j));
         for (std::int64_t i = 0; i < D; ++i) {
           const double want = o[i] / (o[D] + 1e-15);
           REQUIRE(out.view()(b, n, h * D + i) == Approx(want).epsilon(1e-4).margin(1e-5));

@@ -86,6 +86,13 @@ __global__ void rms_norm_kernel(RmsNormDesc d) {
 
 constexpr int kAttnTile = 32;  // tokens staged in shared memory at a time
 
+/// φ of LinearAttentionDesc::feature_map (the reference's detail::feature).
+__device__ inline float feature(float x, FeatureMap f) {
+  if (f == FeatureMap::relu) return fmaxf(x, 0.0f);
+  if (f == FeatureMap::elu_plus_one) return x > 0.0f ? x + 1.0f : expf(x);
+  return x;
+}
+
 template <class T>
 __global__ void linear_attention_kernel(LinearAttentionDesc d) {
   extern __shared__ float smem[];
@@ -106,7 +113,7 @@ __global__ void linear_attention_kernel(LinearAttentionDesc d) {
     __syncthreads();
     for (int e = threadIdx.x; e < tile * D; e += blockDim.x) {
       const int t = e / D, j = e % D;
-      kt[e] = fmaxf(to_float(k[(n0 + t) * d.k_row_stride + j]), 0.0f);
+      kt[e] = feature(to_float(k[(n0 + t) * d.k_row_stride + j]), d.feature_map);
       vt[e] = to_float(v[(n0 + t) * d.v_row_stride + j]);
     }
     __syncthreads();
@@ -128,7 +135,7 @@ __global__ void linear_attention_kernel(LinearAttentionDesc d) {
     __syncthreads();
     for (int e = threadIdx.x; e < tile * D; e += blockDim.x) {
       const int t = e / D, j = e % D;
-      kt[e] = fmaxf(to_float(q[(n0 + t) * d.q_row_stride + j]), 0.0f);
+      kt[e] = feature(to_float(q[(n0 + t) * d.q_row_stride + j]), d.feature_map);
     }
     __syncthreads();
     for (int e = threadIdx.x; e < tile * D; e += blockDim.x) {

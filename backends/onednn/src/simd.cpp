@@ -403,6 +403,14 @@ SANA_SIMD void glu_elements(const GluDesc& d, std::int64_t n, std::int64_t i0, s
 
 // ---- ReLU linear attention -------------------------------------------------------------------
 
+/// φ of LinearAttentionDesc::feature_map (the reference's detail::feature) on 16 lanes.
+SANA_SIMD inline __m512 feature(__m512 x, FeatureMap f) {
+  if (f == FeatureMap::relu) return _mm512_max_ps(x, _mm512_setzero_ps());
+  if (f == FeatureMap::identity) return x;
+  const __mmask16 positive = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+  return _mm512_mask_blend_ps(positive, exp(_mm512_min_ps(x, _mm512_setzero_ps())), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+}
+
 /// State of one (batch item, head): st[j][i] = sum_n relu(k_n[j]) v_n[i] (D x D), then z[j] = sum_n relu(k_n[j]).
 /// Tokens go through in blocks converted to fp32 once; R state rows stay in registers per pass.
 template <class T, int QD>
@@ -416,7 +424,7 @@ SANA_SIMD void state_head(const LinearAttentionDesc& d, std::int64_t b, std::int
     const int nb = static_cast<int>(std::min<std::int64_t>(NB, d.n - n0));
     for (int t = 0; t < nb; ++t)
       for (int q = 0; q < QD; ++q) {
-        _mm512_store_ps(kb + t * D + 16 * q, _mm512_max_ps(load(k + (n0 + t) * d.k_row_stride + 16 * q), _mm512_setzero_ps()));
+        _mm512_store_ps(kb + t * D + 16 * q, feature(load(k + (n0 + t) * d.k_row_stride + 16 * q), d.feature_map));
         _mm512_store_ps(vb + t * D + 16 * q, load(v + (n0 + t) * d.v_row_stride + 16 * q));
       }
     for (int j0 = 0; j0 < D; j0 += R) {
@@ -455,7 +463,7 @@ SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::i
       const float* st = states + h * (D * D + D);
       __m512 acc[QD], den = _mm512_setzero_ps();
       for (int q = 0; q < QD; ++q) {
-        const __m512 qv = _mm512_max_ps(load(qrow + h * D + 16 * q), _mm512_setzero_ps());
+        const __m512 qv = feature(load(qrow + h * D + 16 * q), d.feature_map);
         _mm512_store_ps(qb + 16 * q, qv);
         den = _mm512_fmadd_ps(qv, _mm512_loadu_ps(st + D * D + 16 * q), den);
         acc[q] = _mm512_setzero_ps();

@@ -47,6 +47,14 @@ struct RmsNormDesc {
 ///   out_i = (S q~_i) / (z . q~_i + eps).
 /// q, k, v, out are (batch, n, heads*d) with channel = h*d + j; each has its own token (row) stride
 /// and batch stride and unit channel stride, so q/k/v may be slices of one fused projection.
+/// The linear attention's feature map φ, applied to q and k (in fp32) before the kernel trick:
+/// out_n = Σ_m (φ(q_n)·φ(k_m)) v_m / (φ(q_n)·Σ_m φ(k_m) + eps).
+enum class FeatureMap {
+  relu,          ///< max(x, 0): Sana's (diffusers' SanaLinearAttnProcessor)
+  elu_plus_one,  ///< elu(x) + 1 = x + 1 for x > 0, else e^x (Katharopoulos et al.'s linear transformer)
+  identity       ///< x itself: no positivity, so the denominator may vanish (research only)
+};
+
 struct LinearAttentionDesc {
   DType dtype = DType::F32;
   std::int64_t batch = 0, n = 0, heads = 0, head_dim = 0;
@@ -57,6 +65,7 @@ struct LinearAttentionDesc {
   std::int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0, out_row_stride = 0;
   std::int64_t q_batch_stride = 0, k_batch_stride = 0, v_batch_stride = 0, out_batch_stride = 0;
   float eps = 1e-15f;
+  FeatureMap feature_map = FeatureMap::relu;
 };
 
 /// In place over contiguous x (batch, rows, l): x = softmax_l(scale * x + bias[b]) with fp32 math.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 
 #include "sana/backend/descriptors_dit.hpp"
@@ -115,12 +116,13 @@ void rms_norm(Ctx& ctx, std::type_identity_t<TensorView<const T, R, space_of<Ctx
 
 /// Sana's ReLU linear attention (see LinearAttentionDesc): q, k, v, out (B, N, heads*d), any token and
 /// batch strides (q/k/v may be slices of one fused projection), contiguous channels. The d x d key-value
-/// state, key sum and the division are fp32; eps is diffusers' 1e-15.
+/// state, key sum and the division are fp32; eps is diffusers' 1e-15. `feature_map` replaces the ReLU
+/// (FeatureMap::elu_plus_one, identity) on every backend.
 template <class Ctx, class T>
 void linear_attention(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> q,
                       std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> k,
                       std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> v, TensorView<T, 3, space_of<Ctx>> out,
-                      std::int64_t heads, float eps = 1e-15f) {
+                      std::int64_t heads, float eps = 1e-15f, FeatureMap feature_map = FeatureMap::relu) {
   static_assert(FloatElement<T>, "[linear_attention] element type must be float, f16 or bf16");
   const char* op = "linear_attention";
   check(k.shape() == q.shape() && v.shape() == q.shape() && out.shape() == q.shape(), op, "q ",
@@ -150,6 +152,7 @@ void linear_attention(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, spac
   d.v_batch_stride = v.stride(0);
   d.out_batch_stride = out.stride(0);
   d.eps = eps;
+  d.feature_map = feature_map;
   if (q.numel() == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);
 }
@@ -179,16 +182,23 @@ void softmax(Ctx& ctx, TensorView<T, 3, space_of<Ctx>> x,
   detail::run<backend_of<Ctx>>(ctx, d);
 }
 
+/// Reads the attention probabilities of a cross_attention call chunk by chunk: (batch item, first query
+/// token, probabilities (H, nc, L) of queries [n0, n0 + nc)). Called after the softmax, before the values.
+template <class T, class Space>
+using AttentionProbabilitiesFn = std::function<void(std::int64_t, std::int64_t, TensorView<const T, 3, Space>)>;
+
 /// Multi-head softmax attention as F.scaled_dot_product_attention with an additive key bias:
 /// out (B, N, H*d) = softmax(q k^T / sqrt(d) + bias[b]) v per head, q (B, N, H*d), k/v (B, L, H*d)
 /// (any token strides, contiguous channels), bias (B, L) optional. `scores` (H, Nc, L) is caller-provided
 /// scratch: queries go through in chunks of Nc tokens, so its size bounds the memory at any resolution.
+/// `on_probabilities`, when set, sees every chunk's probabilities (research hooks; no cost when empty).
 template <class Ctx, class T>
 void cross_attention(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> q,
                      std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> k,
                      std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> v,
                      std::optional<std::type_identity_t<TensorView<const T, 2, space_of<Ctx>>>> bias,
-                     TensorView<T, 3, space_of<Ctx>> out, std::int64_t heads, TensorView<T, 3, space_of<Ctx>> scores) {
+                     TensorView<T, 3, space_of<Ctx>> out, std::int64_t heads, TensorView<T, 3, space_of<Ctx>> scores,
+                     const AttentionProbabilitiesFn<T, space_of<Ctx>>& on_probabilities = {}) {
   static_assert(FloatElement<T>, "[cross_attention] element type must be float, f16 or bf16");
   const char* op = "cross_attention";
   const std::int64_t B = q.size(0), N = q.size(1), C = q.size(2), L = k.size(1);
@@ -215,6 +225,7 @@ void cross_attention(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, space
       const TensorView<T, 3, space_of<Ctx>> s(scores.data(), {heads, nc, L});  // (H, nc, L)
       ops::matmul(ctx, qh, kh, s);                                     // (H, nc, L) raw scores
       ops::softmax(ctx, s.reshape(Shape<3>{1, heads * nc, L}), brow, scale);
+      if (on_probabilities) on_probabilities(b, n0, TensorView<const T, 3, space_of<Ctx>>(s));
       TensorView<T, 3, space_of<Ctx>> oh(out.data() + b * out.stride(0) + n0 * out.stride(1), {heads, nc, d},
                                          {d, out.stride(1), 1});  // (H, nc, d)
       ops::matmul(ctx, View3(s), vh, oh);

@@ -25,6 +25,13 @@ inline float* scratch(std::size_t n, int slot = 0) {
   return b.data();
 }
 
+/// φ of LinearAttentionDesc::feature_map, the oracle every backend's kernel follows.
+inline float feature(float x, FeatureMap f) {
+  if (f == FeatureMap::relu) return std::max(x, 0.0f);
+  if (f == FeatureMap::elu_plus_one) return x > 0.0f ? x + 1.0f : std::exp(x);
+  return x;
+}
+
 template <class T>
 void load_row(const T* src, float* dst, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = to_float(src[i]);
@@ -113,7 +120,7 @@ inline void run(const LinearAttentionDesc& d) {
         const T* kr = k + n * d.k_row_stride;
         const T* vr = v + n * d.v_row_stride;
         for (std::int64_t c = 0; c < C; ++c) {
-          kt[c] = std::max(to_float(kr[c]), 0.0f);
+          kt[c] = detail::feature(to_float(kr[c]), d.feature_map);
           vt[c] = to_float(vr[c]);
         }
         for (std::int64_t h = 0; h < H; ++h) {
@@ -132,7 +139,7 @@ inline void run(const LinearAttentionDesc& d) {
       for (std::int64_t n = 0; n < d.n; ++n) {
         const T* qr = q + n * d.q_row_stride;
         T* orow = out + n * d.out_row_stride;
-        for (std::int64_t c = 0; c < C; ++c) kt[c] = std::max(to_float(qr[c]), 0.0f);  // q~ (reuses kt)
+        for (std::int64_t c = 0; c < C; ++c) kt[c] = detail::feature(to_float(qr[c]), d.feature_map);  // q~ (reuses kt)
         for (std::int64_t h = 0; h < H; ++h) {
           const float* S = state + h * D * D;
           const float* qh = kt + h * D;
