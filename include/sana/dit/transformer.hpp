@@ -16,6 +16,7 @@
 
 #include "sana/core/tensor.hpp"
 #include "sana/core/workspace.hpp"
+#include "sana/dit/attention.hpp"
 #include "sana/dit/config.hpp"
 #include "sana/dit/embeddings.hpp"
 #include "sana/ops.hpp"
@@ -184,9 +185,30 @@ public:
     proj_out_w_ = Tensor<T, 2, B>({cfg_.out_channels, C});
     proj_out_b_ = Tensor<T, 1, B>({cfg_.out_channels});
     pag_.assign(blocks_.size(), false);
+    extensions_.resize(blocks_.size());
   }
 
   const TransformerConfig& config() const { return cfg_; }
+
+  /// Block `block`'s extension points (attention processors and hooks, dit/attention.hpp):
+  ///   transformer.extensions(3).self_attention = dit::softmax_self_attention<B, T>();
+  BlockExtensions<B, T>& extensions(std::size_t block) {
+    check(block < extensions_.size(), "dit", "block ", block, " outside [0, ", extensions_.size(), ")");
+    return extensions_[block];
+  }
+  /// `fn` as the self-attention of `blocks` (all blocks when empty); an empty `fn` restores the built-in.
+  void set_self_attention(SelfAttentionFn<B, T> fn, std::span<const std::int64_t> blocks = {}) {
+    for_blocks(blocks, [&](BlockExtensions<B, T>& e) { e.self_attention = fn; });
+  }
+  /// `fn` as the cross-attention of `blocks` (all blocks when empty); an empty `fn` restores the built-in.
+  void set_cross_attention(CrossAttentionFn<B, T> fn, std::span<const std::int64_t> blocks = {}) {
+    for_blocks(blocks, [&](BlockExtensions<B, T>& e) { e.cross_attention = fn; });
+  }
+  /// True when some block has a processor or hook set (the pipeline then does not record CUDA graphs).
+  bool has_extensions() const {
+    return std::any_of(extensions_.begin(), extensions_.end(), [](const auto& e) { return !e.empty(); });
+  }
+  void clear_extensions() { extensions_.assign(blocks_.size(), BlockExtensions<B, T>{}); }
 
   /// f(key, view) for every parameter with its diffusers checkpoint key and shape.
   template <class Fn>
@@ -451,7 +473,7 @@ private:
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       auto s = ws.scope();
       auto [kv, bias] = text_for_block(i, ws);
-      block_forward(ctx, ws, blocks_[i], x, t6, kv, bias, h, w, pag_[i] ? pag_perturbed : 0);
+      block_forward(ctx, ws, i, x, t6, kv, bias, h, w, pag_[i] ? pag_perturbed : 0);
     }
 
     // 4. Final modulated norm with (shift, scale) = table (2, C) + temb, projection, unpatchify.
@@ -465,70 +487,107 @@ private:
     ops::copy(ctx, CView<3>(o), View<3>(out.data(), {Bn, N, Co}, {Co * N, 1, N}));  // (B, N, Cout) -> (B, Cout, h, w)
   }
 
-  void block_forward(Ctx& ctx, Workspace<B>& ws, Block<B, T>& blk, View<3> x, CView<3> t6, CView<3> text_kv,
+  template <class Fn>
+  void for_blocks(std::span<const std::int64_t> blocks, Fn&& fn) {
+    if (blocks.empty())
+      for (auto& e : extensions_) fn(e);
+    for (auto i : blocks) {
+      check(i >= 0 && i < static_cast<std::int64_t>(extensions_.size()), "dit", "block ", i, " outside [0, ",
+            extensions_.size(), ")");
+      fn(extensions_[static_cast<std::size_t>(i)]);
+    }
+  }
+
+  /// One block's scratch views: the modulation rows and two (B, N, C) token buffers.
+  struct BlockScratch {
+    View<3> mod, z, o;  // (B, 6, C), (B, N, C), (B, N, C)
+    CView<2> row(int r) const {  // shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp: (B, C)
+      const std::int64_t Bn = mod.size(0), C = mod.size(2);
+      return CView<2>(mod.data() + r * C, {Bn, C}, {6 * C, 1});
+    }
+  };
+
+  void block_forward(Ctx& ctx, Workspace<B>& ws, std::size_t index, View<3> x, CView<3> t6, CView<3> text_kv,
                      std::optional<CView<2>> bias, std::int64_t h, std::int64_t w, std::int64_t perturbed) {
-    const std::int64_t Bn = x.size(0), N = x.size(1), C = x.size(2), Ci = cfg_.cross_width(), F = cfg_.ffn_hidden();
-    const float eps = static_cast<float>(cfg_.norm_eps);
-    // Modulation rows: shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp, each (B, C).
-    auto mod = ws.template allocate<T>(Shape<3>{Bn, 6, C});  // (B, 6, C)
-    ops::add(ctx, CView<3>(blk.scale_shift_table.data(), {1, 6, C}), t6, mod);
-    auto row = [&](int r) { return CView<2>(mod.data() + r * C, {Bn, C}, {6 * C, 1}); };
-    auto z = ws.template allocate<T>(Shape<3>{Bn, N, C});  // (B, N, C)
-    auto o = ws.template allocate<T>(Shape<3>{Bn, N, C});  // (B, N, C)
+    const std::int64_t Bn = x.size(0), N = x.size(1), C = x.size(2);
+    BlockScratch sc{ws.template allocate<T>(Shape<3>{Bn, 6, C}),   // (B, 6, C)
+                    ws.template allocate<T>(Shape<3>{Bn, N, C}),   // (B, N, C)
+                    ws.template allocate<T>(Shape<3>{Bn, N, C})};  // (B, N, C)
+    ops::add(ctx, CView<3>(blocks_[index].scale_shift_table.data(), {1, 6, C}), t6, sc.mod);
+    self_attention_layer(ctx, ws, index, x, sc, h, w, perturbed);
+    cross_attention_layer(ctx, ws, index, x, sc, text_kv, bias);
+    mix_ffn_layer(ctx, ws, index, x, sc, h, w);
+    const BlockExtensions<B, T>& ext = extensions_[index];
+    if (ext.after_block) ext.after_block(BlockOutputCall<B, T>{ctx, index, x, h, w});
+  }
 
-    // (a) Self-attention: ReLU linear attention over the modulated, normalised tokens.
-    {
-      auto s = ws.scope();
-      ops::layer_norm_modulated(ctx, CView<3>(x), row(0), row(1), z, eps);
-      auto qkv = ws.template allocate<T>(Shape<3>{Bn, N, 3 * C});  // (B, N, 3C)
-      if (blk.attn1_qkv_b.defined())
-        ops::linear(ctx, CView<3>(z), blk.attn1_qkv_w.view(), blk.attn1_qkv_b.view(), qkv);
-      else
-        ops::linear(ctx, CView<3>(z), blk.attn1_qkv_w.view(), qkv);
-      auto q = qkv.slice(2, 0, C), k = qkv.slice(2, C, C), v = qkv.slice(2, 2 * C, C);  // (B, N, C) each
-      if (cfg_.qk_norm && !(perturbed > 0 && pag_variant_ == PagVariant::diffusers)) {
-        ops::rms_norm(ctx, CView<3>(q), blk.attn1_norm_q.view(), q, 1e-5f);
-        ops::rms_norm(ctx, CView<3>(k), blk.attn1_norm_k.view(), k, 1e-5f);
-      }
-      const std::int64_t Bo = Bn - perturbed;  // items with real attention; the rest take PAG's identity branch
-      ops::linear_attention(ctx, CView<3>(q.slice(0, 0, Bo)), CView<3>(k.slice(0, 0, Bo)), CView<3>(v.slice(0, 0, Bo)),
-                            z.slice(0, 0, Bo), cfg_.num_attention_heads);  // (Bo, N, C)
-      ops::linear(ctx, CView<3>(z.slice(0, 0, Bo)), blk.attn1_out_w.view(), blk.attn1_out_b.view(), o.slice(0, 0, Bo));
-      if (perturbed > 0)  // identity attention: each token's output is its own value vector
-        ops::linear(ctx, CView<3>(v.slice(0, Bo, perturbed)), blk.attn1_out_w.view(), blk.attn1_out_b.view(),
-                    o.slice(0, Bo, perturbed));
-      if constexpr (std::is_same_v<T, f16>)  // diffusers clips fp16 self-attention outputs (an inf becomes 65504)
-        ops::clamp(ctx, CView<3>(o), o, -65504.0f, 65504.0f);
-      ops::gated_residual(ctx, x, CView<3>(o), std::optional(row(2)));
+  /// (a) Self-attention over the modulated, normalised tokens (ReLU linear attention unless replaced), gated.
+  void self_attention_layer(Ctx& ctx, Workspace<B>& ws, std::size_t index, View<3> x, const BlockScratch& sc,
+                            std::int64_t h, std::int64_t w, std::int64_t perturbed) {
+    Block<B, T>& blk = blocks_[index];
+    const BlockExtensions<B, T>& ext = extensions_[index];
+    const std::int64_t Bn = x.size(0), N = x.size(1), C = x.size(2);
+    auto s = ws.scope();
+    ops::layer_norm_modulated(ctx, CView<3>(x), sc.row(0), sc.row(1), sc.z, static_cast<float>(cfg_.norm_eps));
+    auto qkv = ws.template allocate<T>(Shape<3>{Bn, N, 3 * C});  // (B, N, 3C)
+    if (blk.attn1_qkv_b.defined())
+      ops::linear(ctx, CView<3>(sc.z), blk.attn1_qkv_w.view(), blk.attn1_qkv_b.view(), qkv);
+    else
+      ops::linear(ctx, CView<3>(sc.z), blk.attn1_qkv_w.view(), qkv);
+    auto q = qkv.slice(2, 0, C), k = qkv.slice(2, C, C), v = qkv.slice(2, 2 * C, C);  // (B, N, C) each
+    if (cfg_.qk_norm && !(perturbed > 0 && pag_variant_ == PagVariant::diffusers)) {
+      ops::rms_norm(ctx, CView<3>(q), blk.attn1_norm_q.view(), q, 1e-5f);
+      ops::rms_norm(ctx, CView<3>(k), blk.attn1_norm_k.view(), k, 1e-5f);
     }
+    const std::int64_t Bo = Bn - perturbed;  // items with real attention; the rest take PAG's identity branch
+    const CView<3> qo = q.slice(0, 0, Bo), ko = k.slice(0, 0, Bo), vo = v.slice(0, 0, Bo);  // (Bo, N, C)
+    if (ext.self_attention)
+      ext.self_attention(SelfAttentionCall<B, T>{ctx, ws, index, qo, ko, vo, sc.z.slice(0, 0, Bo), cfg_.num_attention_heads, h, w});
+    else
+      ops::linear_attention(ctx, qo, ko, vo, sc.z.slice(0, 0, Bo), cfg_.num_attention_heads);  // (Bo, N, C)
+    ops::linear(ctx, CView<3>(sc.z.slice(0, 0, Bo)), blk.attn1_out_w.view(), blk.attn1_out_b.view(), sc.o.slice(0, 0, Bo));
+    if (perturbed > 0)  // identity attention: each token's output is its own value vector
+      ops::linear(ctx, CView<3>(v.slice(0, Bo, perturbed)), blk.attn1_out_w.view(), blk.attn1_out_b.view(),
+                  sc.o.slice(0, Bo, perturbed));
+    if constexpr (std::is_same_v<T, f16>)  // diffusers clips fp16 self-attention outputs (an inf becomes 65504)
+      ops::clamp(ctx, CView<3>(sc.o), sc.o, -65504.0f, 65504.0f);
+    ops::gated_residual(ctx, x, CView<3>(sc.o), std::optional(sc.row(2)));
+  }
 
-    // (b) Cross-attention on the un-normalised tokens; no gate.
-    {
-      auto s = ws.scope();
-      auto q = ws.template allocate<T>(Shape<3>{Bn, N, Ci});  // (B, N, Ci)
-      ops::linear(ctx, CView<3>(x), blk.attn2_q_w.view(), blk.attn2_q_b.view(), q);
-      if (cfg_.qk_norm) ops::rms_norm(ctx, CView<3>(q), blk.attn2_norm_q.view(), q, 1e-5f);
-      const std::int64_t L = text_kv.size(1), chunk = std::min<std::int64_t>(N, 1024);
-      auto scores = ws.template allocate<T>(Shape<3>{cfg_.num_cross_attention_heads, chunk, L});  // (Hc, chunk, L)
-      auto a = ws.template allocate<T>(Shape<3>{Bn, N, Ci});  // (B, N, Ci)
-      ops::cross_attention(ctx, CView<3>(q), text_kv.slice(2, 0, Ci), text_kv.slice(2, Ci, Ci), bias, a,
-                           cfg_.num_cross_attention_heads, scores);
-      ops::linear(ctx, CView<3>(a), blk.attn2_out_w.view(), blk.attn2_out_b.view(), o);
-      ops::gated_residual(ctx, x, CView<3>(o), std::nullopt);
-    }
+  /// (b) Cross-attention of the un-normalised tokens over the text (softmax unless replaced); no gate.
+  void cross_attention_layer(Ctx& ctx, Workspace<B>& ws, std::size_t index, View<3> x, const BlockScratch& sc,
+                             CView<3> text_kv, std::optional<CView<2>> bias) {
+    Block<B, T>& blk = blocks_[index];
+    const BlockExtensions<B, T>& ext = extensions_[index];
+    const std::int64_t Bn = x.size(0), N = x.size(1), Ci = cfg_.cross_width(), Hc = cfg_.num_cross_attention_heads;
+    auto s = ws.scope();
+    auto q = ws.template allocate<T>(Shape<3>{Bn, N, Ci});  // (B, N, Ci)
+    ops::linear(ctx, CView<3>(x), blk.attn2_q_w.view(), blk.attn2_q_b.view(), q);
+    if (cfg_.qk_norm) ops::rms_norm(ctx, CView<3>(q), blk.attn2_norm_q.view(), q, 1e-5f);
+    auto a = ws.template allocate<T>(Shape<3>{Bn, N, Ci});  // (B, N, Ci)
+    const CView<3> k = text_kv.slice(2, 0, Ci), v = text_kv.slice(2, Ci, Ci);  // (B, L, Ci)
+    if (ext.cross_attention)
+      ext.cross_attention(CrossAttentionCall<B, T>{ctx, ws, index, CView<3>(q), k, v, bias, a, Hc, ext.cross_probabilities});
+    else
+      softmax_attention<B, T>(ctx, ws, CView<3>(q), k, v, bias, a, Hc, ext.cross_probabilities);
+    ops::linear(ctx, CView<3>(a), blk.attn2_out_w.view(), blk.attn2_out_b.view(), sc.o);
+    ops::gated_residual(ctx, x, CView<3>(sc.o), std::nullopt);
+  }
 
-    // (c) Mix-FFN (GLUMBConv) on the (B, h, w, C) token grid.
-    {
-      auto s = ws.scope();
-      ops::layer_norm_modulated(ctx, CView<3>(x), row(3), row(4), z, eps);
-      auto u = ws.template allocate<T>(Shape<3>{Bn, N, 2 * F});  // (B, N, 2F)
-      ops::linear(ctx, CView<3>(z), blk.ff_inverted_w.view(), blk.ff_inverted_b.view(), u, Activation::SiLU);
-      auto g = ws.template allocate<T>(Shape<3>{Bn, N, F});  // (B, N, F)
-      ops::depthwise_glu(ctx, CView<4>(u.as_image(h, w)), CView<4>(blk.ff_depth_w.view()), CView<1>(blk.ff_depth_b.view()),
-                         g.as_image(h, w));  // (B, h, w, F)
-      ops::linear(ctx, CView<3>(g), blk.ff_point_w.view(), o);
-      ops::gated_residual(ctx, x, CView<3>(o), std::optional(row(5)));
-    }
+  /// (c) Mix-FFN (GLUMBConv) on the (B, h, w, C) token grid, gated.
+  void mix_ffn_layer(Ctx& ctx, Workspace<B>& ws, std::size_t index, View<3> x, const BlockScratch& sc, std::int64_t h,
+                     std::int64_t w) {
+    Block<B, T>& blk = blocks_[index];
+    const std::int64_t Bn = x.size(0), N = x.size(1), F = cfg_.ffn_hidden();
+    auto s = ws.scope();
+    ops::layer_norm_modulated(ctx, CView<3>(x), sc.row(3), sc.row(4), sc.z, static_cast<float>(cfg_.norm_eps));
+    auto u = ws.template allocate<T>(Shape<3>{Bn, N, 2 * F});  // (B, N, 2F)
+    ops::linear(ctx, CView<3>(sc.z), blk.ff_inverted_w.view(), blk.ff_inverted_b.view(), u, Activation::SiLU);
+    auto g = ws.template allocate<T>(Shape<3>{Bn, N, F});  // (B, N, F)
+    ops::depthwise_glu(ctx, CView<4>(u.as_image(h, w)), CView<4>(blk.ff_depth_w.view()), CView<1>(blk.ff_depth_b.view()),
+                       g.as_image(h, w));  // (B, h, w, F)
+    ops::linear(ctx, CView<3>(g), blk.ff_point_w.view(), sc.o);
+    ops::gated_residual(ctx, x, CView<3>(sc.o), std::optional(sc.row(5)));
   }
 
   TransformerConfig cfg_;
@@ -538,6 +597,7 @@ private:
   Tensor<T, 1, B> t_lin1_b_, t_lin2_b_, g_lin1_b_, g_lin2_b_, t6_b_, cap1_b_, cap2_b_, cap_norm_, proj_out_b_;
   std::vector<Block<B, T>> blocks_;
   std::vector<bool> pag_;
+  std::vector<BlockExtensions<B, T>> extensions_;
   PagVariant pag_variant_ = PagVariant::diffusers;
   Tensor<T, 3, B> pe_;
   std::int64_t pe_h_ = -1, pe_w_ = -1;

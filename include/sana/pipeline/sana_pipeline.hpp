@@ -407,6 +407,8 @@ public:
     // the same memory every time and uploads nothing: `graph` may record it once and replay it (CUDA graphs).
     StepGraph<B> graph;
     const float* graph_input = nullptr;
+    // Attention processors and hooks are user code that may read back or branch on the host: not recorded.
+    const bool record = rq.record_steps && !transformer_->has_extensions();
     auto velocity = [&](const sampling::StepRecord& r, const FView& xin, const FView& v) {
       if (r.index > 0 && r.stage == 0) after_step(r.index - 1);
       const std::int64_t e = tt.first_evaluation[static_cast<std::size_t>(r.index)] + r.stage;
@@ -424,7 +426,7 @@ public:
                               model_out.view(), guide.do_pag() ? N : 0);
         ops::copy(ctx, TensorView<const T, 4, space>(model_out.view()), branch_v.view());
       };
-      if (rq.record_steps) graph.run(ctx, evaluate);
+      if (record) graph.run(ctx, evaluate);
       else evaluate();
       std::array<FView, 3> br;
       for (std::int64_t b = 0; b < nb; ++b) br[static_cast<std::size_t>(b)] = branch_v.view().slice(0, b * N, N);  // (N, Cl, h, w)
