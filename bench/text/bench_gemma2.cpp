@@ -8,6 +8,7 @@
 #include <random>
 
 #include "sana/backends/onednn/onednn.hpp"
+#include "sana/bench/cost.hpp"
 #include "sana/text/gemma2.hpp"
 
 using namespace sana;
@@ -20,14 +21,6 @@ text::Gemma2Config bench_config() {
   c.num_hidden_layers = 2;
   c.fill_default_layer_types();
   return c;
-}
-
-/// FLOPs of the layers as computed (GEMMs; attention over the full T×T square, as PyTorch eager does).
-double layer_flops(const text::Gemma2Config& c, std::int64_t t) {
-  const double q = double(c.num_attention_heads * c.head_dim), kv = double(c.num_key_value_heads * c.head_dim);
-  const double proj = 2.0 * t * c.hidden_size * (2 * q + 2 * kv) + 2.0 * t * 3 * c.hidden_size * c.intermediate_size;
-  const double attn = 4.0 * double(t) * t * q;
-  return proj + attn;
 }
 
 template <class T>
@@ -53,7 +46,7 @@ void BM_Gemma2Layers(benchmark::State& state) {
     ws.reset();
     benchmark::DoNotOptimize(out.data());
   }
-  const double flops = cfg.num_hidden_layers * layer_flops(cfg, tokens);
+  const double flops = cfg.num_hidden_layers * bench::gemma2_layer_flops(cfg, double(tokens));
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 

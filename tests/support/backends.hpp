@@ -3,43 +3,22 @@
 
 #include <tuple>
 
-#include "sana/backend/reference/kernels.hpp"
+#include "sana/bench/backends.hpp"
 #include "sana/core/tensor.hpp"
-
-#ifdef SANA_WITH_ONEDNN
-#include "sana/backends/onednn/onednn.hpp"
-#endif
-#ifdef SANA_WITH_CUDA
-#include "sana/backends/cuda/cuda.hpp"
-#endif
 
 namespace sana::test {
 
-/// Backends compared against the reference backend by the parity tests.
-using ParityBackends = std::tuple<
-#ifdef SANA_WITH_ONEDNN
-    onednn_backend,
-#endif
-#ifdef SANA_WITH_CUDA
-    cuda_backend,
-#endif
-    reference_backend>;  // reference vs itself: checks the harness and the op wrappers
+/// Backends compared against the reference backend by the parity tests: every compiled one (the reference
+/// against itself checks the harness and the op wrappers).
+using ParityBackends = bench::CompiledBackends;
 
 using FloatTypes = std::tuple<float, bf16, f16>;
 
-/// Whether the backend can run here (a CUDA build on a machine without a GPU cannot).
-template <class B>
-bool backend_available() {
-#ifdef SANA_WITH_CUDA
-  if constexpr (std::is_same_v<B, cuda_backend>) return cuda::device_available();
-#endif
-  return true;
-}
+using bench::backend_available;
 
 template <class B>
 context_t<B>& test_context() {
-  static context_t<B> ctx;
-  return ctx;
+  return bench::shared_context<B>();
 }
 
 } // namespace sana::test
