@@ -34,7 +34,8 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
   -n, --negative-prompt TEXT negative prompt for classifier-free guidance (default "")
       --txt-file PATH        one prompt per line (NVlabs inference script format)
       --json-file PATH       a JSON list of {"prompt": ..., "seed": ..., ...} objects
-      --model DIR            diffusers Sana folder (default $SANA_MODEL, else the built-in models/sana-toy)
+      --model DIR            diffusers Sana folder (default $SANA_MODEL, else the embedded toy model: the
+                             installed share/sana/models/sana-toy, or the source tree's models/sana-toy)
       --steps N              sampler steps (default 20; 2 for Sana-Sprint models)
       --cfg-scale W          classifier-free guidance scale (default 4.5; <= 1 turns CFG off);
                              for Sana-Sprint models the guidance the model embeds
@@ -78,6 +79,19 @@ struct Args {
 
 constexpr double kMaxScale = sana::pipeline::max_guidance_scale;
 constexpr std::int64_t kMaxSide = sana::pipeline::max_image_side;
+
+/// The model when --model is not given: $SANA_MODEL, else the toy model installed beside this binary
+/// (share/sana/models/sana-toy under its prefix), else the source tree's.
+std::string default_model() {
+  if (const char* env = std::getenv("SANA_MODEL"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = (exe.parent_path() / SANA_TOY_FROM_BINARY).lexically_normal();
+    if (fs::exists(installed / "model_index.json", ec)) return installed.string();
+  }
+  return SANA_DEFAULT_MODEL;
+}
 
 Args parse(std::span<const std::string_view> args) {
   Args a;
@@ -142,10 +156,7 @@ Args parse(std::span<const std::string_view> args) {
     throw UsageError{"--dtype must be f32, bf16 or f16, got '" + a.dtype + "'"};
   if (a.output.size() < 4 || a.output.substr(a.output.size() - 4) != ".png")
     throw UsageError{"-o/--output must name a .png file, got '" + a.output + "'"};
-  if (a.model.empty()) {
-    const char* env = std::getenv("SANA_MODEL");
-    a.model = env && *env ? env : SANA_DEFAULT_MODEL;
-  }
+  if (a.model.empty()) a.model = default_model();
   return a;
 }
 
@@ -383,6 +394,7 @@ int cmd_generate(std::span<const std::string_view> args) {
   for (auto s : args)
     if (s == "-h" || s == "--help") {
       std::fputs(kHelp, stdout);
+      std::printf("Default model here: %s\n", default_model().c_str());
       return 0;
     }
   try {
