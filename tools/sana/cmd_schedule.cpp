@@ -28,9 +28,10 @@ For scm, "timesteps" are diffusers' TrigFlow angles (N+1), "sigmas" the flow tim
 the model followed by 0.
 
 flags:
-  --sampler NAME         flow-dpm (default), flow-euler or scm
+  --sampler NAME         flow-dpm (default), flow-euler, flow-heun, flow-unipc or scm (flow-heun and
+                         flow-unipc list one timestep and sigma per model evaluation)
   --steps N              number of steps, 1..100000 (default: 20, 28 for flow-euler, 2 for scm)
-  --shift S              flow shift > 0 (default 3; flow-dpm and flow-euler)
+  --shift S              flow shift > 0 (default 3; every sampler but scm)
   --order K              flow-dpm solver order 1, 2 or 3 (default 2)
   --grid NAME            flow-dpm time grid: diffusers (default) or nvlabs
   --final-sigma NAME     flow-dpm final sigma: zero (default) or sigma-min
@@ -96,8 +97,9 @@ Options parse(std::span<const std::string_view> args) {
     };
     if (flag == "--sampler") {
       o.sampler = std::string(value());
-      if (o.sampler != "flow-dpm" && o.sampler != "flow-euler" && o.sampler != "scm")
-        throw UsageError{"unknown sampler '" + o.sampler + "' (flow-dpm, flow-euler or scm)"};
+      if (o.sampler != "flow-dpm" && o.sampler != "flow-euler" && o.sampler != "flow-heun" &&
+          o.sampler != "flow-unipc" && o.sampler != "scm")
+        throw UsageError{"unknown sampler '" + o.sampler + "' (flow-dpm, flow-euler, flow-heun, flow-unipc or scm)"};
     } else if (flag == "--steps") {
       o.steps = parse_int(flag, value(), 1, 100000);
     } else if (flag == "--shift") {
@@ -174,6 +176,30 @@ void print_schedule(const Options& o) {
     print_floats(s.timesteps());
     std::printf(",\n \"sigmas\": ");
     print_floats(s.sigmas());
+  } else if (o.sampler == "flow-heun" || o.sampler == "flow-unipc") {
+    auto print = [&](const auto& s) {  // one entry per model evaluation (Heun: two per step but the last)
+      std::printf("{\"sampler\": \"%s\", \"steps\": %d, \"shift\": %.9g, \"evaluations\": %d,\n \"timesteps\": ",
+                  o.sampler.c_str(), s.num_steps(), o.shift, ss::num_evaluations(s));
+      std::vector<float> t, sig;
+      for (int i = 0; i < s.num_steps(); ++i)
+        for (int k = 0; k < s.num_stages(i); ++k) {
+          t.push_back(static_cast<float>(s.record(i, k).model_time));
+          sig.push_back(static_cast<float>(s.record(i, k).sigma));
+        }
+      print_floats(t);
+      std::printf(",\n \"sigmas\": ");
+      sig.push_back(0.0f);
+      print_floats(sig);
+    };
+    if (o.sampler == "flow-heun") {
+      ss::FlowHeun s({.shift = o.shift});
+      s.set_timesteps(o.steps.value_or(20));
+      print(s);
+    } else {
+      ss::FlowUniPc s({.shift = o.shift});
+      s.set_timesteps(o.steps.value_or(20));
+      print(s);
+    }
   } else {
     ss::ScmSolver s(o.scm);
     s.set_timesteps(o.steps.value_or(2));
