@@ -73,3 +73,40 @@ TEST_CASE("scheduler config: fields we do not implement are refused by name", "[
           "beta_schedule 'squaredcos_cap_v2'");
   CHECK(read(R"({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 2.0, "base_shift": 0.7})").shift == 2.0);
 }
+
+TEST_CASE("scheduler config: FlowMatchHeunDiscreteScheduler and UniPCMultistepScheduler in flow mode", "[unit][scheduler]") {
+  const auto heun = read(R"({"_class_name": "FlowMatchHeunDiscreteScheduler", "num_train_timesteps": 1000, "shift": 3.0})");
+  CHECK(heun.sampler == "flow-heun");
+  CHECK(heun.shift == 3.0);
+  // diffusers' UniPC config for a flow model (as Wan / Sana users save it).
+  const std::string unipc = R"({"_class_name": "UniPCMultistepScheduler", "beta_end": 0.02, "beta_schedule": "linear",
+    "beta_start": 0.0001, "disable_corrector": [], "dynamic_thresholding_ratio": 0.995, "final_sigmas_type": "zero",
+    "flow_shift": 3.0, "lower_order_final": true, "num_train_timesteps": 1000, "predict_x0": true,
+    "prediction_type": "flow_prediction", "rescale_betas_zero_snr": false, "sample_max_value": 1.0,
+    "solver_order": 2, "solver_p": null, "solver_type": "bh2", "steps_offset": 0, "thresholding": false,
+    "timestep_spacing": "linspace", "trained_betas": null, "use_beta_sigmas": false, "use_exponential_sigmas": false,
+    "use_flow_sigmas": true, "use_karras_sigmas": false})";
+  const auto u = read(unipc);
+  CHECK(u.sampler == "flow-unipc");
+  CHECK(u.shift == 3.0);
+  CHECK(u.order == 2);
+  CHECK_FALSE(u.unipc_bh1);
+  auto with = [&](const std::string& key, const std::string& value) {
+    const auto at = unipc.find("\"" + key + "\": ");
+    const auto start = at + key.size() + 4, end = unipc.find_first_of(",}", start);
+    return unipc.substr(0, start) + value + unipc.substr(end);
+  };
+  CHECK(read(with("solver_type", "\"bh1\"")).unipc_bh1);
+  CHECK(read(with("disable_corrector", "[0, 3]")).disable_corrector == std::vector<int>{0, 3});
+  auto refused = [&](const std::string& text, const char* part) {
+    CHECK_THROWS_WITH(read(text), Contains("[scheduler_config.json]") && Contains(part));
+  };
+  refused(with("use_flow_sigmas", "false"), "'use_flow_sigmas'");
+  refused(with("prediction_type", "\"epsilon\""), "'prediction_type'");
+  refused(with("predict_x0", "false"), "'predict_x0'");
+  refused(with("final_sigmas_type", "\"sigma_min\""), "'final_sigmas_type'");
+  refused(with("solver_type", "\"bh3\""), "solver_type 'bh3'");
+  refused(with("lower_order_final", "false"), "lower_order_final = false");
+  refused(with("disable_corrector", "[\"a\"]"), "'disable_corrector'");
+  refused(R"({"_class_name": "FlowMatchHeunDiscreteScheduler", "shift": 3.0, "s_churn": 1.0})", "'s_churn'");
+}

@@ -29,7 +29,8 @@ inline const std::array<ModelIndexComponent, 5>& model_index_components() {
       {"vae", {"AutoencoderDC"}},
       {"text_encoder", {"Gemma2Model", "Gemma2ForCausalLM"}},
       {"tokenizer", {"GemmaTokenizer", "GemmaTokenizerFast"}},
-      {"scheduler", {"DPMSolverMultistepScheduler", "FlowMatchEulerDiscreteScheduler", "SCMScheduler"}},
+      {"scheduler", {"DPMSolverMultistepScheduler", "FlowMatchEulerDiscreteScheduler", "FlowMatchHeunDiscreteScheduler",
+                     "UniPCMultistepScheduler", "SCMScheduler"}},
   }};
   return components;
 }

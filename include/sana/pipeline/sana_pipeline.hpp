@@ -298,8 +298,15 @@ public:
       sampling::FlowHeun solver({.shift = s, .num_train_timesteps = train});
       return fn(solver);
     }
-    if (name == "flow-unipc") {
-      sampling::FlowUniPc solver({.shift = s, .num_train_timesteps = train});
+    if (name == "flow-unipc") {  // order and lower_order_final from the folder's scheduler (its solver_order)
+      sampling::FlowUniPcConfig c;
+      c.order = scheduler_.order;
+      c.shift = s;
+      c.variant = scheduler_.unipc_bh1 ? sampling::UniPcVariant::bh1 : sampling::UniPcVariant::bh2;
+      c.lower_order_final = scheduler_.lower_order_final || scheduler_.order == 1;
+      c.disable_corrector = scheduler_.disable_corrector;
+      c.num_train_timesteps = train;
+      sampling::FlowUniPc solver(c);
       return fn(solver);
     }
     check(name == "scm", "generate", "unknown sampler '", name, "' (flow-dpm, flow-euler, flow-heun, flow-unipc, scm)");

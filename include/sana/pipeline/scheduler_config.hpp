@@ -1,6 +1,7 @@
 /// @file
 /// The sampler settings of a diffusers Sana folder (scheduler/scheduler_config.json): which sampler
-/// (DPMSolverMultistepScheduler → flow-dpm, FlowMatchEulerDiscreteScheduler → flow-euler, SCMScheduler →
+/// (DPMSolverMultistepScheduler → flow-dpm, FlowMatchEulerDiscreteScheduler → flow-euler,
+/// FlowMatchHeunDiscreteScheduler → flow-heun, UniPCMultistepScheduler in flow mode → flow-unipc, SCMScheduler →
 /// scm) and its shift, order and σ_data.
 #pragma once
 
@@ -49,7 +50,7 @@ inline void check_scheduler_fields(const io::JsonConfig& j, const std::string& c
 /// The sampler settings read from scheduler/scheduler_config.json. Every field of the three scheduler classes is
 /// honoured, inert under Sana's flow sigmas, or refused at a value we do not implement (docs/io.md).
 struct SchedulerSettings {
-  std::string sampler = "flow-dpm";  ///< "flow-dpm" (DPMSolverMultistepScheduler), "flow-euler" or "scm"
+  std::string sampler = "flow-dpm";  ///< "flow-dpm" (DPMSolverMultistepScheduler), "flow-euler", "flow-heun", "flow-unipc", "scm"
   double shift = 3.0;
   int order = 2;
   int num_train_timesteps = 1000;
@@ -59,15 +60,21 @@ struct SchedulerSettings {
   bool final_sigma_min = false;  ///< final_sigmas_type "sigma_min" (else "zero")
   bool heun = false;             ///< solver_type "heun" (else "midpoint")
   double beta_start = 0.0001;    ///< σ_min = sqrt(β_0 / (1 − β_0)) for final_sigmas_type "sigma_min"
+  // UniPCMultistepScheduler's (sampling::FlowUniPcConfig; order and lower_order_final above).
+  bool unipc_bh1 = false;               ///< solver_type "bh1" (else "bh2")
+  std::vector<int> disable_corrector;   ///< steps whose result UniC does not correct
 
   static SchedulerSettings from_json(const io::JsonConfig& j) {
     SchedulerSettings s;
     const std::string cls = j.get_or<std::string>("_class_name", "DPMSolverMultistepScheduler");
     if (cls == "DPMSolverMultistepScheduler") s.read_dpm(j);
     else if (cls == "FlowMatchEulerDiscreteScheduler") s.read_euler(j);
+    else if (cls == "FlowMatchHeunDiscreteScheduler") s.read_heun(j);
+    else if (cls == "UniPCMultistepScheduler") s.read_unipc(j);
     else if (cls == "SCMScheduler") s.read_scm(j);
     else fail(j.name(), "unknown scheduler '", cls,
-              "' (supported: DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, SCMScheduler)");
+              "' (supported: DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, "
+              "FlowMatchHeunDiscreteScheduler, UniPCMultistepScheduler, SCMScheduler)");
     const std::int64_t train = j.get_or<std::int64_t>("num_train_timesteps", 1000);
     check(std::isfinite(s.shift) && s.shift > 0, j.name(), "the flow shift must be a positive number, got ", s.shift);
     check(train >= 1 && train <= 1000000, j.name(), "num_train_timesteps must be in [1, 1000000], got ", train);
@@ -135,6 +142,55 @@ private:
          {"use_beta_sigmas", {false}, "beta sigmas"},
          {"stochastic_sampling", {false}, "stochastic sampling"}});
     shift = j.get_or<double>("shift", 3.0);
+  }
+
+  void read_heun(const io::JsonConfig& j) {
+    sampler = "flow-heun";
+    detail::check_scheduler_fields(j, "FlowMatchHeunDiscreteScheduler", {"num_train_timesteps", "shift"}, {}, {});
+    shift = j.get_or<double>("shift", 1.0);
+  }
+
+  void read_unipc(const io::JsonConfig& j) {
+    using nlohmann::json;
+    sampler = "flow-unipc";
+    detail::check_scheduler_fields(
+        j, "UniPCMultistepScheduler",
+        {"num_train_timesteps", "solver_order", "flow_shift", "solver_type", "lower_order_final", "disable_corrector"},
+        // With use_flow_sigmas the sigmas come from flow_shift alone: the beta table, the timestep spacing and the
+        // thresholding knobs do not reach them.
+        {"beta_start", "beta_end", "beta_schedule", "trained_betas", "timestep_spacing", "steps_offset",
+         "dynamic_thresholding_ratio", "sample_max_value", "time_shift_type", "sigma_min", "sigma_max"},
+        {{"use_flow_sigmas", {true}, "Sana's schedules are flow sigmas"},
+         {"prediction_type", {"flow_prediction"}, "Sana predicts the flow velocity"},
+         {"predict_x0", {true}, "only the data-prediction UniPC"},
+         {"final_sigmas_type", {"zero"}, "with flow sigmas 'sigma_min' repeats the last sigma (a zero step)"},
+         {"thresholding", {false}, "dynamic thresholding"},
+         {"solver_p", {nullptr}, "an external predictor"},
+         {"use_karras_sigmas", {false}, "Karras sigmas"},
+         {"use_exponential_sigmas", {false}, "exponential sigmas"},
+         {"use_beta_sigmas", {false}, "beta sigmas"},
+         {"use_dynamic_shifting", {false}, "resolution-dependent shifting"},
+         {"shift_terminal", {nullptr}, "a stretched terminal sigma"},
+         {"rescale_betas_zero_snr", {false}, "zero-SNR betas"}});
+    shift = j.get_or<double>("flow_shift", 1.0);
+    const std::int64_t o = j.get_or<std::int64_t>("solver_order", 2);
+    check(o >= 1 && o <= 3, j.name(), "solver_order must be 1, 2 or 3, got ", o);
+    order = static_cast<int>(o);
+    const std::string solver = j.get_or<std::string>("solver_type", "bh2");
+    check(solver == "bh1" || solver == "bh2", j.name(), "solver_type '", solver, "' is not one of bh1, bh2");
+    unipc_bh1 = solver == "bh1";
+    lower_order_final = j.get_or<bool>("lower_order_final", true);
+    check(lower_order_final || order == 1, j.name(),
+          "lower_order_final = false with solver_order > 1 ends at sigma 0 with an undefined update (NaN in diffusers)");
+    if (j.contains("disable_corrector")) {
+      const auto& d = j.json()["disable_corrector"];
+      check(d.is_array(), j.name(), "'disable_corrector' must be a list of step indices");
+      for (const auto& v : d) {
+        check(v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::int64_t>() < 100000, j.name(),
+              "'disable_corrector' holds ", v.dump(), ", not a step index");
+        disable_corrector.push_back(v.get<int>());
+      }
+    }
   }
 
   void read_scm(const io::JsonConfig& j) {
