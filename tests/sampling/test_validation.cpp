@@ -70,3 +70,57 @@ TEST_CASE("span lincomb checks sizes", "[sampling]") {
                                       std::span<const std::span<float>>(in)),
                     Contains("[lincomb]"));
 }
+
+TEST_CASE("flow-heun and flow-unipc reject invalid settings and inputs", "[sampling]") {
+  CHECK_THROWS_WITH(ss::FlowHeun({.shift = 0.0}), Contains("[flow-heun]") && Contains("shift"));
+  CHECK_THROWS_WITH(ss::FlowHeun({.num_train_timesteps = 0}), Contains("[flow-heun]"));
+  ss::FlowHeun h;
+  CHECK_THROWS_WITH(h.num_stages(0), Contains("[flow-heun]") && Contains("set_timesteps"));
+  h.set_timesteps(3);
+  CHECK(h.num_stages(0) == 2);
+  CHECK(h.num_stages(2) == 1);  // the final step to sigma 0 is one Euler update
+  CHECK(ss::num_evaluations(h) == 5);
+  CHECK_THROWS_WITH(h.record(2, 1), Contains("[flow-heun]") && Contains("stage 1"));
+  CHECK_THROWS_WITH(h.record(3, 0), Contains("out of range"));
+  std::vector<float> x(4), v(4);
+  ss::StepBuffers<std::span<float>> b{x, x, v};
+  CHECK_THROWS_WITH(h.step(h.record(0, 0), b, ss::SpanLincomb{}), Contains("history"));
+
+  CHECK_THROWS_WITH(ss::FlowUniPc({.order = 4}), Contains("[flow-unipc]") && Contains("order"));
+  CHECK_THROWS_WITH(ss::FlowUniPc({.shift = -1.0}), Contains("[flow-unipc]") && Contains("shift"));
+  CHECK_THROWS_WITH(ss::FlowUniPc({.order = 2, .lower_order_final = false}), Contains("lower_order_final"));
+  CHECK_NOTHROW(ss::FlowUniPc({.order = 1, .lower_order_final = false}));
+  ss::FlowUniPc u({.order = 3});
+  CHECK_THROWS_WITH(u.coefficients(0), Contains("set_timesteps"));
+  CHECK_THROWS_WITH(u.set_timesteps(0), Contains("[flow-unipc]"));
+  u.set_timesteps(4);
+  CHECK(u.step_order(0) == 1);  // warm-up
+  CHECK(u.step_order(2) == 2);  // lower_order_final: min(order, N - i)
+  CHECK(u.step_order(3) == 1);
+  CHECK(u.coefficients(0).corrector_order == 0);
+  CHECK(u.history_size() == 5);
+  CHECK_THROWS_WITH(u.step(u.record(0, 0), b, ss::SpanLincomb{}), Contains("history"));
+  CHECK_THROWS_WITH(u.record(0, 1), Contains("stage 1"));
+}
+
+TEST_CASE("the driver hands the model one record per evaluation, in order", "[sampling]") {
+  ss::FlowHeun h({.shift = 3.0});
+  h.set_timesteps(4);
+  std::vector<float> x(4, 1.0f);
+  std::vector<ss::StepRecord> seen;
+  ss::sample(
+      h,
+      [&](const ss::StepRecord& r, std::span<float>, std::span<float> out) {
+        seen.push_back(r);
+        std::fill(out.begin(), out.end(), 0.0f);
+      },
+      std::span<float>(x));
+  REQUIRE(seen.size() == 7);
+  CHECK(seen[0].stage == 0);
+  CHECK(seen[1].index == 0);
+  CHECK(seen[1].stage == 1);
+  CHECK(seen[1].sigma == Approx(h.sigmas()[1]));  // the corrector evaluates at the predictor's sigma
+  CHECK(seen[6].index == 3);
+  CHECK(seen[6].stages == 1);
+  CHECK(seen[6].completes_step());
+}
