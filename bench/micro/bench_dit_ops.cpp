@@ -1,8 +1,9 @@
-// The DiT's non-GEMM ops at real Sana shapes on every compiled backend (sana/bench/benchmark.hpp): ReLU linear
-// attention, cross-attention over 300 text tokens, the Mix-FFN's depthwise 3x3 conv + GLU, layer-norm +
+// The DiT's non-GEMM ops at real Sana shapes on every compiled backend (sana/bench/benchmark.hpp): linear attention
+// (ReLU, and the ELU+1 feature map), cross-attention over 300 text tokens, the Mix-FFN's depthwise 3x3 conv + GLU, layer-norm +
 // modulation. Batch 2 (CFG), 0.6B and 1.6B at 512², 1024², 2048²; fp32 and bf16. Real time, GFLOP/s and GB/s.
 //   bench_dit_ops --benchmark_filter='linear_attention.*onednn'
 #include <string>
+#include <utility>
 
 #include "sana/bench/benchmark.hpp"
 #include "sana/bench/random.hpp"
@@ -20,18 +21,20 @@ std::string label(const char* op, const DitOpShapes& s, const char* dtype) {
 template <class T>
 void register_shape(const DitOpShapes& s, const char* dtype) {
   const double elem = sizeof(T);
-  bench::register_on_backends(label("linear_attention", s, dtype), [s, elem](auto tag, benchmark::State& st, auto& ctx) {
-    using B = decltype(tag);
-    const auto qkv = bench::random_tensor<T, 3, B>(ctx, {s.batch, s.tokens, 3 * s.channels}, 1);  // (B, N, 3C)
-    Tensor<T, 3, B> out({s.batch, s.tokens, s.channels});                                          // (B, N, C)
-    const auto v = qkv.view();
-    for (auto _ : st) {
-      ops::linear_attention(ctx, v.slice(2, 0, s.channels), v.slice(2, s.channels, s.channels),
-                            v.slice(2, 2 * s.channels, s.channels), out.view(), s.heads);
-      backend_traits<B>::synchronize(ctx);
-    }
-    return bench::linear_attention_cost(s, elem);
-  });
+  for (const auto& [fm, op] : {std::pair{FeatureMap::relu, "linear_attention"},
+                                std::pair{FeatureMap::elu_plus_one, "linear_attention_elu1"}})
+    bench::register_on_backends(label(op, s, dtype), [s, elem, fm](auto tag, benchmark::State& st, auto& ctx) {
+      using B = decltype(tag);
+      const auto qkv = bench::random_tensor<T, 3, B>(ctx, {s.batch, s.tokens, 3 * s.channels}, 1);  // (B, N, 3C)
+      Tensor<T, 3, B> out({s.batch, s.tokens, s.channels});                                          // (B, N, C)
+      const auto v = qkv.view();
+      for (auto _ : st) {
+        ops::linear_attention(ctx, v.slice(2, 0, s.channels), v.slice(2, s.channels, s.channels),
+                              v.slice(2, 2 * s.channels, s.channels), out.view(), s.heads, 1e-15f, fm);
+        backend_traits<B>::synchronize(ctx);
+      }
+      return bench::linear_attention_cost(s, elem);
+    });
   bench::register_on_backends(label("cross_attention", s, dtype), [s, elem](auto tag, benchmark::State& st, auto& ctx) {
     using B = decltype(tag);
     const std::int64_t Ci = s.cross_heads * s.cross_head_dim, chunk = std::min<std::int64_t>(s.tokens, 1024);

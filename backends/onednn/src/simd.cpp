@@ -403,17 +403,23 @@ SANA_SIMD void glu_elements(const GluDesc& d, std::int64_t n, std::int64_t i0, s
 
 // ---- ReLU linear attention -------------------------------------------------------------------
 
-/// φ of LinearAttentionDesc::feature_map (the reference's detail::feature) on 16 lanes.
-SANA_SIMD inline __m512 feature(__m512 x, FeatureMap f) {
-  if (f == FeatureMap::relu) return _mm512_max_ps(x, _mm512_setzero_ps());
-  if (f == FeatureMap::identity) return x;
-  const __mmask16 positive = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-  return _mm512_mask_blend_ps(positive, exp(_mm512_min_ps(x, _mm512_setzero_ps())), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+/// φ of LinearAttentionDesc::feature_map (the reference's detail::feature) on 16 lanes; a template parameter so
+/// the ReLU kernel is the same code as before the option existed.
+template <FeatureMap F>
+SANA_SIMD inline __m512 feature(__m512 x) {
+  if constexpr (F == FeatureMap::relu) {
+    return _mm512_max_ps(x, _mm512_setzero_ps());
+  } else if constexpr (F == FeatureMap::identity) {
+    return x;
+  } else {
+    const __mmask16 positive = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(positive, exp(_mm512_min_ps(x, _mm512_setzero_ps())), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+  }
 }
 
 /// State of one (batch item, head): st[j][i] = sum_n relu(k_n[j]) v_n[i] (D x D), then z[j] = sum_n relu(k_n[j]).
 /// Tokens go through in blocks converted to fp32 once; R state rows stay in registers per pass.
-template <class T, int QD>
+template <class T, int QD, FeatureMap F>
 SANA_SIMD void state_head(const LinearAttentionDesc& d, std::int64_t b, std::int64_t h, float* st) {
   constexpr int D = 16 * QD, R = 16 / QD, NB = 64;
   alignas(64) float kb[NB * D], vb[NB * D];
@@ -424,7 +430,7 @@ SANA_SIMD void state_head(const LinearAttentionDesc& d, std::int64_t b, std::int
     const int nb = static_cast<int>(std::min<std::int64_t>(NB, d.n - n0));
     for (int t = 0; t < nb; ++t)
       for (int q = 0; q < QD; ++q) {
-        _mm512_store_ps(kb + t * D + 16 * q, feature(load(k + (n0 + t) * d.k_row_stride + 16 * q), d.feature_map));
+        _mm512_store_ps(kb + t * D + 16 * q, feature<F>(load(k + (n0 + t) * d.k_row_stride + 16 * q)));
         _mm512_store_ps(vb + t * D + 16 * q, load(v + (n0 + t) * d.v_row_stride + 16 * q));
       }
     for (int j0 = 0; j0 < D; j0 += R) {
@@ -451,7 +457,7 @@ SANA_SIMD void state_head(const LinearAttentionDesc& d, std::int64_t b, std::int
 }
 
 /// out_n = (sum_j q~_n[j] st[j]) / (q~_n . z + eps) for tokens [n0, n1) of batch item b, every head.
-template <class T, int QD>
+template <class T, int QD, FeatureMap F>
 SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::int64_t n0, std::int64_t n1,
                             const float* states) {
   constexpr int D = 16 * QD;
@@ -463,7 +469,7 @@ SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::i
       const float* st = states + h * (D * D + D);
       __m512 acc[QD], den = _mm512_setzero_ps();
       for (int q = 0; q < QD; ++q) {
-        const __m512 qv = feature(load(qrow + h * D + 16 * q), d.feature_map);
+        const __m512 qv = feature<F>(load(qrow + h * D + 16 * q));
         _mm512_store_ps(qb + 16 * q, qv);
         den = _mm512_fmadd_ps(qv, _mm512_loadu_ps(st + D * D + 16 * q), den);
         acc[q] = _mm512_setzero_ps();
@@ -574,17 +580,28 @@ bool linear_attention_supported(const LinearAttentionDesc& d) {
 }
 
 namespace {
+/// fn(FeatureMap constant) for d's feature map.
+template <class Fn>
+void by_feature_map(const LinearAttentionDesc& d, Fn&& fn) {
+  if (d.feature_map == FeatureMap::relu) fn(std::integral_constant<FeatureMap, FeatureMap::relu>{});
+  else if (d.feature_map == FeatureMap::elu_plus_one) fn(std::integral_constant<FeatureMap, FeatureMap::elu_plus_one>{});
+  else fn(std::integral_constant<FeatureMap, FeatureMap::identity>{});
+}
 template <class T>
 void state_by_dim(const LinearAttentionDesc& d, std::int64_t b, std::int64_t h, float* st) {
-  if (d.head_dim == 16) state_head<T, 1>(d, b, h, st);
-  else if (d.head_dim == 32) state_head<T, 2>(d, b, h, st);
-  else state_head<T, 4>(d, b, h, st);
+  by_feature_map(d, [&](auto f) {
+    if (d.head_dim == 16) state_head<T, 1, f()>(d, b, h, st);
+    else if (d.head_dim == 32) state_head<T, 2, f()>(d, b, h, st);
+    else state_head<T, 4, f()>(d, b, h, st);
+  });
 }
 template <class T>
 void apply_by_dim(const LinearAttentionDesc& d, std::int64_t b, std::int64_t n0, std::int64_t n1, const float* st) {
-  if (d.head_dim == 16) apply_tokens<T, 1>(d, b, n0, n1, st);
-  else if (d.head_dim == 32) apply_tokens<T, 2>(d, b, n0, n1, st);
-  else apply_tokens<T, 4>(d, b, n0, n1, st);
+  by_feature_map(d, [&](auto f) {
+    if (d.head_dim == 16) apply_tokens<T, 1, f()>(d, b, n0, n1, st);
+    else if (d.head_dim == 32) apply_tokens<T, 2, f()>(d, b, n0, n1, st);
+    else apply_tokens<T, 4, f()>(d, b, n0, n1, st);
+  });
 }
 bool state_dispatch(const LinearAttentionDesc& d, std::int64_t b, std::int64_t h, float* st) {
   SANA_SIMD_BY_DTYPE(d.dtype, state_by_dim, d, b, h, st)
