@@ -17,6 +17,7 @@
 #include <string>
 
 #include "sana/backends/onednn/onednn.hpp"
+#include "sana/bench/model_cost.hpp"
 #include "sana/dcae/autoencoder.hpp"
 #include "sana/dcae/tiling.hpp"
 
@@ -50,38 +51,6 @@ void randomize(Model& m, std::uint32_t seed) {
     std::uniform_real_distribution<float> d(-1.0f / std::sqrt(float(fan_in)), 1.0f / std::sqrt(float(fan_in)));
     for (std::int64_t i = 0; i < v.numel(); ++i) v.data()[i] = (norm_w || var) ? 1.0f : (v.rank == 1 ? 0.0f : d(g));
   });
-}
-
-/// Multiply-adds of one decode of latent z: every convolution plus the attention core.
-double decoder_macs(const dcae::Decoder<B, float>& d, const Shape<4>& z) {
-  auto conv = [](const dcae::Conv2d<B, float>& c, const Shape<4>& out) {
-    return double(c.weight.numel()) * out[0] * out[2] * out[3];
-  };
-  Shape<4> x{z[0], d.cfg.decoder.channels.back(), z[2], z[3]};
-  double macs = conv(d.conv_in, x);
-  for (std::size_t i = d.blocks.size(); i-- > 0;) {
-    if (d.up[i].first) {
-      const auto y = d.up[i].second.out_shape(x);
-      macs += conv(d.up[i].second.conv, d.up[i].second.interpolate ? y : Shape<4>{x[0], 4 * y[1], x[2], x[3]});
-      x = y;
-    }
-    for (const auto& b : d.blocks[i]) {
-      if (b.type == dcae::BlockType::ResBlock) {
-        macs += conv(b.res.conv1, x) + conv(b.res.conv2, x);
-      } else {
-        const auto& v = b.vit;
-        const double p = double(x[0]) * x[2] * x[3], c = double(v.channels), hd = double(v.head_dim);
-        macs += 3 * c * c * p;                                              // qkv
-        for (std::size_t k = 0; k < v.ms_in.size(); ++k)
-          macs += double(v.ms_in[k].weight.numel()) * p + double(v.ms_out[k].weight.numel()) * p;
-        macs += v.branches() * v.heads * 2 * (hd + 1) * hd * p;              // linear attention (state + apply)
-        macs += double(v.to_out.weight.numel()) * p;
-        macs += double(v.conv_inverted.weight.numel() + v.conv_depth.weight.numel() + v.conv_point.weight.numel()) * p;
-      }
-    }
-  }
-  macs += d.out_is_up ? 0.0 : conv(d.conv_out, d.out_shape(z));
-  return macs;
 }
 
 /// The largest single tensor diffusers' decoder materialises for latent z (elements).
@@ -150,7 +119,7 @@ void BM_DcaeDecodeF32c32(benchmark::State& state) {
   report_memory(state, rss_before, ws.high_water(), largest_activation(l.model.decoder, zs));
   state.counters["planned_MiB"] = double(l.model.decoder.plan_bytes(zs)) / (1024.0 * 1024.0);
   state.counters["GFLOP/s"] =
-      benchmark::Counter(2 * decoder_macs(l.model.decoder, zs) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(2 * bench::dcae_decoder_macs(l.model.decoder, zs) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["params_M"] = double(l.model.parameter_count()) * 1e-6;
 }
 
