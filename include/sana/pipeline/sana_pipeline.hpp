@@ -121,6 +121,7 @@ struct GeneratePlan {
   int steps = 0;
   std::string sampler;
   bool sprint = false;
+  bool step_noise = false;  ///< the sampler draws fresh noise every step (a (steps, N, C, h, w) table)
 };
 
 /// What the prompt stage hands the denoising stage: the transformer's text side for the whole model batch.
@@ -203,6 +204,7 @@ public:
           p.sprint ? "this transformer embeds guidance (Sana-Sprint) and samples with scm only, not '" + p.sampler + "'"
                    : std::string("the scm sampler needs a Sana-Sprint transformer (guidance_embeds)"));
     p.steps = rq.steps > 0 ? rq.steps : p.sprint ? 2 : 20;
+    p.step_noise = p.sprint;  // scm
     check_memory(rq, p);
     return p;
   }
@@ -215,6 +217,7 @@ public:
     check(rq.sampler.empty(), "generate", "the request names sampler '", rq.sampler, "' and a sampler object is given");
     check(rq.shift == 0, "generate", "shift ", rq.shift, " is a setting of the named samplers: set it in the sampler's config");
     p.sampler = sampler_name<S>();
+    p.step_noise = sampler.needs_noise();
     if constexpr (std::is_same_v<S, sampling::ScmSolver>)
       check(p.sprint, "generate", "the scm sampler needs a Sana-Sprint transformer (guidance_embeds)");
     if constexpr (sampling::SchedulableSampler<S>) {
@@ -241,7 +244,7 @@ public:
     const double dit = branches * n * tokens * (4.0 * width + 2.0 * mlp) * sizeof(T) +
                        branches * n * static_cast<double>(rq.max_sequence_length) * width * 2.0 *
                            static_cast<double>(tc.num_layers) * sizeof(T);
-    const double sampler = latent * 8.0 + (p.sprint ? latent * p.steps : 0.0);
+    const double sampler = latent * 8.0 + (p.step_noise ? latent * p.steps : 0.0);
     const Shape<4> z{p.images, p.latent_channels, p.latent_height, p.latent_width};
     dcae::Tiling t;
     const bool tiled = rq.vae_tiling && dcae::decode_needs_tiling(vae_->config, t, p.latent_height, p.latent_width);
@@ -303,7 +306,8 @@ public:
       c.order = scheduler_.order;
       c.shift = s;
       c.variant = scheduler_.unipc_bh1 ? sampling::UniPcVariant::bh1 : sampling::UniPcVariant::bh2;
-      c.lower_order_final = scheduler_.lower_order_final || scheduler_.order == 1;
+      // lower_order_final is UniPC's own setting only in a UniPC folder (a DPM folder's means DPM's rule)
+      c.lower_order_final = scheduler_.sampler != "flow-unipc" || scheduler_.lower_order_final;
       c.disable_corrector = scheduler_.disable_corrector;
       c.num_train_timesteps = train;
       sampling::FlowUniPc solver(c);
