@@ -43,8 +43,8 @@ __device__ float block_sum(float v) {
 template <class T>
 __global__ void layer_norm_kernel(ModulatedLayerNormDesc d) {
   const std::int64_t row = blockIdx.x, b = row / d.rows, r = row % d.rows;
-  const T* x = static_cast<const T*>(d.x) + b * d.x_batch_stride + r * d.x_row_stride;
-  T* y = static_cast<T*>(d.y) + b * d.y_batch_stride + r * d.y_row_stride;
+  const T* x = d.x.row<const T>(b, r);
+  T* y = d.y.row<T>(b, r);
   float s = 0.0f;
   for (std::int64_t j = threadIdx.x; j < d.c; j += blockDim.x) s += to_float(x[j]);
   const float mean = block_sum(s) / static_cast<float>(d.c);
@@ -55,8 +55,8 @@ __global__ void layer_norm_kernel(ModulatedLayerNormDesc d) {
   }
   const float rstd = rsqrtf(block_sum(q) / static_cast<float>(d.c) + d.eps);
   __syncthreads();  // y may alias x: every thread has read its elements before anyone writes
-  const T* scale = d.scale ? static_cast<const T*>(d.scale) + b * d.mod_stride : nullptr;
-  const T* shift = d.shift ? static_cast<const T*>(d.shift) + b * d.mod_stride : nullptr;
+  const T* scale = d.scale ? d.scale.row<const T>(b, 0) : nullptr;
+  const T* shift = d.shift ? d.shift.row<const T>(b, 0) : nullptr;
   for (std::int64_t j = threadIdx.x; j < d.c; j += blockDim.x) {
     float v = (to_float(x[j]) - mean) * rstd;
     if (scale) v = v * (1.0f + to_float(scale[j])) + to_float(shift[j]);
@@ -68,8 +68,8 @@ __global__ void layer_norm_kernel(ModulatedLayerNormDesc d) {
 
 template <class T>
 __global__ void rms_norm_kernel(RmsNormDesc d) {
-  const T* x = static_cast<const T*>(d.x) + static_cast<std::int64_t>(blockIdx.x) * d.x_row_stride;
-  T* y = static_cast<T*>(d.y) + static_cast<std::int64_t>(blockIdx.x) * d.y_row_stride;
+  const T* x = d.x.row<const T>(0, blockIdx.x);
+  T* y = d.y.row<T>(0, blockIdx.x);
   const T* w = static_cast<const T*>(d.weight);
   float q = 0.0f;
   for (std::int64_t j = threadIdx.x; j < d.c; j += blockDim.x) {
@@ -102,10 +102,10 @@ __global__ void linear_attention_kernel(LinearAttentionDesc d) {
   float* kt = z + D;                  // (tile, D) relu(k) or relu(q)
   float* vt = kt + kAttnTile * D;     // (tile, D) v
   const std::int64_t b = blockIdx.x / d.heads, h = blockIdx.x % d.heads, c0 = h * D;
-  const T* q = static_cast<const T*>(d.q) + b * d.q_batch_stride + c0;
-  const T* k = static_cast<const T*>(d.k) + b * d.k_batch_stride + c0;
-  const T* v = static_cast<const T*>(d.v) + b * d.v_batch_stride + c0;
-  T* out = static_cast<T*>(d.out) + b * d.out_batch_stride + c0;
+  const T* q = d.q.row<const T>(b, 0) + c0;
+  const T* k = d.k.row<const T>(b, 0) + c0;
+  const T* v = d.v.row<const T>(b, 0) + c0;
+  T* out = d.out.row<T>(b, 0) + c0;
   for (int e = threadIdx.x; e < D * D + D; e += blockDim.x) S[e] = 0.0f;
   // Phase 1: the fp32 key-value state and key sum.
   for (std::int64_t n0 = 0; n0 < d.n; n0 += kAttnTile) {
@@ -113,8 +113,8 @@ __global__ void linear_attention_kernel(LinearAttentionDesc d) {
     __syncthreads();
     for (int e = threadIdx.x; e < tile * D; e += blockDim.x) {
       const int t = e / D, j = e % D;
-      kt[e] = feature(to_float(k[(n0 + t) * d.k_row_stride + j]), d.feature_map);
-      vt[e] = to_float(v[(n0 + t) * d.v_row_stride + j]);
+      kt[e] = feature(to_float(k[(n0 + t) * d.k.row_stride + j]), d.feature_map);
+      vt[e] = to_float(v[(n0 + t) * d.v.row_stride + j]);
     }
     __syncthreads();
     for (int e = threadIdx.x; e < D * D + D; e += blockDim.x) {
@@ -135,7 +135,7 @@ __global__ void linear_attention_kernel(LinearAttentionDesc d) {
     __syncthreads();
     for (int e = threadIdx.x; e < tile * D; e += blockDim.x) {
       const int t = e / D, j = e % D;
-      kt[e] = feature(to_float(q[(n0 + t) * d.q_row_stride + j]), d.feature_map);
+      kt[e] = feature(to_float(q[(n0 + t) * d.q.row_stride + j]), d.feature_map);
     }
     __syncthreads();
     for (int e = threadIdx.x; e < tile * D; e += blockDim.x) {
@@ -146,7 +146,7 @@ __global__ void linear_attention_kernel(LinearAttentionDesc d) {
         num += S[i * D + j] * qt[j];
         den += z[j] * qt[j];
       }
-      out[(n0 + t) * d.out_row_stride + i] = convert<T>(num / (den + d.eps));
+      out[(n0 + t) * d.out.row_stride + i] = convert<T>(num / (den + d.eps));
     }
   }
 }
@@ -161,7 +161,7 @@ __global__ void softmax_kernel(SoftmaxDesc d) {
   if (row >= rows) return;
   const std::int64_t b = row / d.rows;
   T* x = static_cast<T*>(d.x) + row * d.l;
-  const T* bias = d.bias ? static_cast<const T*>(d.bias) + b * d.bias_batch_stride : nullptr;
+  const T* bias = d.bias ? d.bias.row<const T>(b, 0) : nullptr;
   auto score = [&](std::int64_t j) { return d.scale * to_float(x[j]) + (bias ? to_float(bias[j]) : 0.0f); };
   float mx = -INFINITY;
   for (std::int64_t j = lane; j < d.l; j += 32) mx = fmaxf(mx, score(j));
@@ -206,8 +206,8 @@ __global__ void gated_residual_kernel(GatedResidualDesc d) {
   const std::int64_t total = d.batch * d.rows * d.c;
   SANA_DIT_GRID_STRIDE_LOOP(e, total) {
     const std::int64_t c = e % d.c, r = e / d.c, b = r / d.rows;
-    const float y = to_float(static_cast<const T*>(d.y)[r * d.y_row_stride + c]);
-    const float g = d.gate ? to_float(static_cast<const T*>(d.gate)[b * d.gate_stride + c]) : 1.0f;
+    const float y = to_float(d.y.row<const T>(b, r % d.rows)[c]);
+    const float g = d.gate ? to_float(d.gate.row<const T>(b, 0)[c]) : 1.0f;
     T* x = static_cast<T*>(d.x) + e;
     *x = convert<T>(to_float(*x) + g * y);
   }

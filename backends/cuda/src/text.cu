@@ -148,7 +148,8 @@ void kernels<cuda_backend>::run(cuda::Context& ctx, const GemmaRmsNormDesc& d) {
   dispatch_float(d.dtype, "gemma_rms_norm", [&](auto tag) {
     using T = decltype(tag);
     rms_norm_kernel<T><<<static_cast<unsigned>(d.rows), kBlock, 0, st>>>(
-        static_cast<const T*>(d.x), d.ldx, static_cast<const T*>(d.weight), static_cast<T*>(d.y), d.ldy, d.cols, d.eps);
+        d.x.row<const T>(0, 0), d.x.row_stride, static_cast<const T*>(d.weight), d.y.row<T>(0, 0), d.y.row_stride, d.cols,
+        d.eps);
     SANA_CUDA_CHECK_LAUNCH("rms_norm_kernel");
   });
 }

@@ -32,14 +32,11 @@ LinearAttentionDesc linear_group(const MultiscaleAttentionDesc& d, std::int64_t 
   a.heads = 1;
   a.head_dim = hd;
   a.eps = d.eps;
-  a.q = offset(d.qkv[b], g * 3 * hd, d.dtype);
-  a.k = offset(d.qkv[b], g * 3 * hd + hd, d.dtype);
-  a.v = offset(d.qkv[b], g * 3 * hd + 2 * hd, d.dtype);
-  a.out = offset(d.out, bg * hd, d.dtype);
-  a.q_row_stride = a.k_row_stride = a.v_row_stride = in_c;
-  a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = d.pixels * in_c;
-  a.out_row_stride = out_c;
-  a.out_batch_stride = d.pixels * out_c;
+  const StridedRows qkv{const_cast<void*>(d.qkv[b]), d.pixels * in_c, in_c};  // (n, pixels, 3 heads hd)
+  a.q = qkv.at(d.dtype, 0, 0, g * 3 * hd);
+  a.k = qkv.at(d.dtype, 0, 0, g * 3 * hd + hd);
+  a.v = qkv.at(d.dtype, 0, 0, g * 3 * hd + 2 * hd);
+  a.out = StridedRows{d.out, d.pixels * out_c, out_c}.at(d.dtype, 0, 0, bg * hd);
   return a;
 }
 

@@ -46,12 +46,10 @@ void kernels<onednn_backend>::run(onednn::Context&, const ModulatedLayerNormDesc
       ModulatedLayerNormDesc s = d;
       s.batch = 1;
       s.rows = count;
-      s.x = offset(d.x, b * d.x_batch_stride + first * d.x_row_stride, d.dtype);
-      s.y = offset(d.y, b * d.y_batch_stride + first * d.y_row_stride, d.dtype);
-      if (d.scale) {
-        s.scale = offset(d.scale, b * d.mod_stride, d.dtype);
-        s.shift = offset(d.shift, b * d.mod_stride, d.dtype);
-      }
+      s.x = d.x.at(d.dtype, b, first);
+      s.y = d.y.at(d.dtype, b, first);
+      s.scale = d.scale.at(d.dtype, b, 0);
+      s.shift = d.shift.at(d.dtype, b, 0);
       reference::run(s);
       r += count;
     }
@@ -64,8 +62,8 @@ void kernels<onednn_backend>::run(onednn::Context&, const RmsNormDesc& d) {
   parallel_chunks(d.rows, 16, [&](std::int64_t r0, std::int64_t r1) {
     RmsNormDesc s = d;
     s.rows = r1 - r0;
-    s.x = offset(d.x, r0 * d.x_row_stride, d.dtype);
-    s.y = offset(d.y, r0 * d.y_row_stride, d.dtype);
+    s.x = d.x.at(d.dtype, 0, r0);
+    s.y = d.y.at(d.dtype, 0, r0);
     reference::run(s);
   });
 }
@@ -91,10 +89,10 @@ void kernels<onednn_backend>::run(onednn::Context& ctx, const LinearAttentionDes
       LinearAttentionDesc s = d;
       s.batch = 1;
       s.heads = 1;
-      s.q = offset(d.q, b * d.q_batch_stride + c0, d.dtype);
-      s.k = offset(d.k, b * d.k_batch_stride + c0, d.dtype);
-      s.v = offset(d.v, b * d.v_batch_stride + c0, d.dtype);
-      s.out = offset(d.out, b * d.out_batch_stride + c0, d.dtype);
+      s.q = d.q.at(d.dtype, b, 0, c0);
+      s.k = d.k.at(d.dtype, b, 0, c0);
+      s.v = d.v.at(d.dtype, b, 0, c0);
+      s.out = d.out.at(d.dtype, b, 0, c0);
       reference::run(s);
     }
   });
@@ -110,7 +108,7 @@ void kernels<onednn_backend>::run(onednn::Context&, const SoftmaxDesc& d) {
       s.batch = 1;
       s.rows = count;
       s.x = offset(d.x, (b * d.rows + first) * d.l, d.dtype);
-      if (d.bias) s.bias = offset(d.bias, b * d.bias_batch_stride, d.dtype);
+      s.bias = d.bias.at(d.dtype, b, 0);
       reference::run(s);
       r += count;
     }
@@ -153,8 +151,8 @@ void kernels<onednn_backend>::run(onednn::Context&, const GatedResidualDesc& d) 
       s.batch = 1;
       s.rows = count;
       s.x = offset(d.x, (b * d.rows + first) * d.c, d.dtype);
-      s.y = offset(d.y, (b * d.rows + first) * d.y_row_stride, d.dtype);
-      if (d.gate) s.gate = offset(d.gate, b * d.gate_stride, d.dtype);
+      s.y = d.y.at(d.dtype, b, first);
+      s.gate = d.gate.at(d.dtype, b, 0);
       reference::run(s);
       r += count;
     }

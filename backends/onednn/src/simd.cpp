@@ -115,8 +115,8 @@ SANA_SIMD void layer_norm_rows(const ModulatedLayerNormDesc& d, std::int64_t r0,
   const float inv_c = 1.0f / static_cast<float>(C);
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int64_t b = r / d.rows, i = r % d.rows;
-    const T* x = static_cast<const T*>(d.x) + b * d.x_batch_stride + i * d.x_row_stride;
-    T* y = static_cast<T*>(d.y) + b * d.y_batch_stride + i * d.y_row_stride;
+    const T* x = d.x.row<const T>(b, i);
+    T* y = d.y.row<T>(b, i);
     __m512 s = _mm512_setzero_ps();
     for (std::int64_t j = 0; j < C; j += 16) s = _mm512_add_ps(s, load(x + j, lanes(C - j)));
     const float mean = _mm512_reduce_add_ps(s) * inv_c;
@@ -128,8 +128,8 @@ SANA_SIMD void layer_norm_rows(const ModulatedLayerNormDesc& d, std::int64_t r0,
       q = _mm512_fmadd_ps(t, t, q);
     }
     const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(q) * inv_c + d.eps));
-    const T* sc = d.scale ? static_cast<const T*>(d.scale) + b * d.mod_stride : nullptr;
-    const T* sh = d.scale ? static_cast<const T*>(d.shift) + b * d.mod_stride : nullptr;
+    const T* sc = d.scale ? d.scale.row<const T>(b, 0) : nullptr;
+    const T* sh = d.scale ? d.shift.row<const T>(b, 0) : nullptr;
     for (std::int64_t j = 0; j < C; j += 16) {
       const __mmask16 m = lanes(C - j);
       __m512 t = _mm512_mul_ps(_mm512_sub_ps(load(x + j, m), vm), rstd);
@@ -142,12 +142,12 @@ SANA_SIMD void layer_norm_rows(const ModulatedLayerNormDesc& d, std::int64_t r0,
 /// Rows [r0, r1) of y = x·rsqrt(mean(x²)+eps)·g with g = w (or 1 without w), or g = 1 + w for Gemma's norm
 /// (`one_plus_w`), in the reference kernels' order of operations per element; y may be x.
 template <class T, bool one_plus_w>
-SANA_SIMD void rms_rows(const T* x0, std::int64_t ldx, T* y0, std::int64_t ldy, const T* w, std::int64_t C, float eps,
-                        std::int64_t r0, std::int64_t r1) {
+SANA_SIMD void rms_rows(const StridedRows& x0, const StridedRows& y0, const T* w, std::int64_t C, float eps, std::int64_t r0,
+                        std::int64_t r1) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (std::int64_t r = r0; r < r1; ++r) {
-    const T* x = x0 + r * ldx;
-    T* y = y0 + r * ldy;
+    const T* x = x0.row<const T>(0, r);
+    T* y = y0.row<T>(0, r);
     __m512 q = _mm512_setzero_ps();
     for (std::int64_t j = 0; j < C; j += 16) {
       const __m512 t = load(x + j, lanes(C - j));
@@ -166,8 +166,7 @@ SANA_SIMD void rms_rows(const T* x0, std::int64_t ldx, T* y0, std::int64_t ldy, 
 
 template <class T>
 SANA_SIMD void rms_norm_rows(const RmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
-  rms_rows<T, false>(static_cast<const T*>(d.x), d.x_row_stride, static_cast<T*>(d.y), d.y_row_stride,
-                     static_cast<const T*>(d.weight), d.c, d.eps, r0, r1);
+  rms_rows<T, false>(d.x, d.y, static_cast<const T*>(d.weight), d.c, d.eps, r0, r1);
 }
 
 template <class T>
@@ -175,8 +174,8 @@ SANA_SIMD void gated_residual_rows(const GatedResidualDesc& d, std::int64_t r0, 
   const std::int64_t C = d.c;
   for (std::int64_t r = r0; r < r1; ++r) {
     T* x = static_cast<T*>(d.x) + r * C;
-    const T* y = static_cast<const T*>(d.y) + r * d.y_row_stride;
-    const T* g = d.gate ? static_cast<const T*>(d.gate) + (r / d.rows) * d.gate_stride : nullptr;
+    const T* y = d.y.row<const T>(r / d.rows, r % d.rows);
+    const T* g = d.gate ? d.gate.row<const T>(r / d.rows, 0) : nullptr;
     for (std::int64_t j = 0; j < C; j += 16) {
       const __mmask16 m = lanes(C - j);
       const __m512 gy = g ? _mm512_mul_ps(load(g + j, m), load(y + j, m)) : load(y + j, m);
@@ -194,7 +193,7 @@ SANA_SIMD void softmax_rows(const SoftmaxDesc& d, std::int64_t r0, std::int64_t 
   const __m512 scale = _mm512_set1_ps(d.scale);
   for (std::int64_t r = r0; r < r1; ++r) {
     T* x = static_cast<T*>(d.x) + r * L;
-    const T* bias = d.bias ? static_cast<const T*>(d.bias) + (r / d.rows) * d.bias_batch_stride : nullptr;
+    const T* bias = d.bias ? d.bias.row<const T>(r / d.rows, 0) : nullptr;
     __m512 mx = _mm512_set1_ps(-INFINITY);
     for (std::int64_t j = 0; j < L; j += 16) {
       const __mmask16 m = lanes(L - j);
@@ -423,15 +422,15 @@ template <class T, int QD, FeatureMap F>
 SANA_SIMD void state_head(const LinearAttentionDesc& d, std::int64_t b, std::int64_t h, float* st) {
   constexpr int D = 16 * QD, R = 16 / QD, NB = 64;
   alignas(64) float kb[NB * D], vb[NB * D];
-  const T* k = static_cast<const T*>(d.k) + b * d.k_batch_stride + h * D;
-  const T* v = static_cast<const T*>(d.v) + b * d.v_batch_stride + h * D;
+  const T* k = d.k.row<const T>(b, 0) + h * D;
+  const T* v = d.v.row<const T>(b, 0) + h * D;
   std::fill(st, st + D * D + D, 0.0f);
   for (std::int64_t n0 = 0; n0 < d.n; n0 += NB) {
     const int nb = static_cast<int>(std::min<std::int64_t>(NB, d.n - n0));
     for (int t = 0; t < nb; ++t)
       for (int q = 0; q < QD; ++q) {
-        _mm512_store_ps(kb + t * D + 16 * q, feature<F>(load(k + (n0 + t) * d.k_row_stride + 16 * q)));
-        _mm512_store_ps(vb + t * D + 16 * q, load(v + (n0 + t) * d.v_row_stride + 16 * q));
+        _mm512_store_ps(kb + t * D + 16 * q, feature<F>(load(k + (n0 + t) * d.k.row_stride + 16 * q)));
+        _mm512_store_ps(vb + t * D + 16 * q, load(v + (n0 + t) * d.v.row_stride + 16 * q));
       }
     for (int j0 = 0; j0 < D; j0 += R) {
       __m512 acc[R][QD];
@@ -463,8 +462,8 @@ SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::i
   constexpr int D = 16 * QD;
   alignas(64) float qb[D];
   for (std::int64_t n = n0; n < n1; ++n) {
-    const T* qrow = static_cast<const T*>(d.q) + b * d.q_batch_stride + n * d.q_row_stride;
-    T* orow = static_cast<T*>(d.out) + b * d.out_batch_stride + n * d.out_row_stride;
+    const T* qrow = d.q.row<const T>(b, n);
+    T* orow = d.out.row<T>(b, n);
     for (std::int64_t h = 0; h < d.heads; ++h) {
       const float* st = states + h * (D * D + D);
       __m512 acc[QD], den = _mm512_setzero_ps();
@@ -489,8 +488,7 @@ SANA_SIMD void apply_tokens(const LinearAttentionDesc& d, std::int64_t b, std::i
 
 template <class T>
 SANA_SIMD void gemma_rms_norm_rows(const GemmaRmsNormDesc& d, std::int64_t r0, std::int64_t r1) {
-  rms_rows<T, true>(static_cast<const T*>(d.x), d.ldx, static_cast<T*>(d.y), d.ldy, static_cast<const T*>(d.weight), d.cols,
-                    d.eps, r0, r1);
+  rms_rows<T, true>(d.x, d.y, static_cast<const T*>(d.weight), d.cols, d.eps, r0, r1);
 }
 
 /// Rotate-half RoPE of tokens [t0, t1): cos/sin per token as the reference computes them (scalar, rounded

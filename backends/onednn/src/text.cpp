@@ -18,8 +18,8 @@ void kernels<onednn_backend>::run(onednn::Context&, const GemmaRmsNormDesc& d) {
   parallel_chunks(d.rows, 8, [&](std::int64_t r0, std::int64_t r1) {
     GemmaRmsNormDesc s = d;
     s.rows = r1 - r0;
-    s.x = offset(d.x, r0 * d.ldx, d.dtype);
-    s.y = offset(d.y, r0 * d.ldy, d.dtype);
+    s.x = d.x.at(d.dtype, 0, r0);
+    s.y = d.y.at(d.dtype, 0, r0);
     reference::run(s);
   });
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "sana/core/config.hpp"
@@ -51,6 +52,31 @@ RawTensor raw(const TensorView<T, Rank, Space>& v) {
   }
   return r;
 }
+
+/// One operand of a row-wise kernel, seen as (batch, rows, cols) with contiguous cols: element (b, r, c) is at
+/// data + b * batch_stride + r * row_stride + c (in elements). The descriptors of the norms, the linear
+/// attention, the softmax bias and the gated residual carry every operand that may be a slice of a larger
+/// tensor (q/k/v of one fused projection, rows of a modulation table) as one of these, filled from a view by
+/// ops::detail::strided_rows. Inputs are only read through it.
+struct StridedRows {
+  void* data = nullptr;
+  std::int64_t batch_stride = 0, row_stride = 0;
+
+  SANA_HOST_DEVICE explicit operator bool() const { return data != nullptr; }
+  /// Row r of batch item b as a T pointer (T const for inputs).
+  template <class T>
+  SANA_HOST_DEVICE T* row(std::int64_t b, std::int64_t r) const {
+    return static_cast<T*>(data) + b * batch_stride + r * row_stride;
+  }
+  /// The same operand starting at element (b, r, c): how a backend hands part of the work to a thread.
+  StridedRows at(DType dtype, std::int64_t b, std::int64_t r, std::int64_t c = 0) const {
+    if (!data) return *this;
+    StridedRows s = *this;
+    s.data = static_cast<char*>(data) +
+             static_cast<std::ptrdiff_t>((b * batch_stride + r * row_stride + c) * static_cast<std::int64_t>(dtype_size(dtype)));
+    return s;
+  }
+};
 
 /// Activation applied in an epilogue or as an element-wise op.
 enum class Activation : std::uint8_t { None, ReLU, SiLU, GELUTanh };

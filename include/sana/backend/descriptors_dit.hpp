@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "sana/backend/descriptors.hpp"
 #include "sana/core/config.hpp"
 #include "sana/core/dtype.hpp"
 
@@ -14,30 +15,21 @@ inline namespace SANA_ABI_NAMESPACE {
 
 /// Rows of x (batch, rows, c): y = LN(x) * (1 + scale[b]) + shift[b], LN without affine:
 /// (x - mean) / sqrt(biased var + eps), statistics in fp32. scale/shift are C-vectors per batch item
-/// (element stride 1, batch stride `mod_stride`); both null = plain LayerNorm. y may equal x.
-/// Row r of batch b starts at x + b*x_batch_stride + r*x_row_stride (same for y).
+/// (their row(b, 0)); both null = plain LayerNorm. y may equal x.
 struct ModulatedLayerNormDesc {
   DType dtype = DType::F32;
   std::int64_t batch = 0, rows = 0, c = 0;
-  const void* x = nullptr;
-  std::int64_t x_batch_stride = 0, x_row_stride = 0;
-  void* y = nullptr;
-  std::int64_t y_batch_stride = 0, y_row_stride = 0;
-  const void* shift = nullptr;
-  const void* scale = nullptr;
-  std::int64_t mod_stride = 0;
+  StridedRows x, y;
+  StridedRows shift, scale;
   float eps = 1e-6f;
 };
 
-/// Per row of length c: y = x * rsqrt(mean(x^2) + eps) * weight (weight may be null). fp32 statistics.
-/// Rows at x + r*x_row_stride, y + r*y_row_stride; y may equal x.
+/// Per row r < rows of length c: y = x * rsqrt(mean(x^2) + eps) * weight (weight may be null). fp32 statistics.
+/// Rows are x.row(0, r) and y.row(0, r) (the op flattens leading dimensions); y may equal x.
 struct RmsNormDesc {
   DType dtype = DType::F32;
   std::int64_t rows = 0, c = 0;
-  const void* x = nullptr;
-  std::int64_t x_row_stride = 0;
-  void* y = nullptr;
-  std::int64_t y_row_stride = 0;
+  StridedRows x, y;
   const void* weight = nullptr;
   float eps = 1e-5f;
 };
@@ -45,8 +37,8 @@ struct RmsNormDesc {
 /// Sana's ReLU linear attention (diffusers SanaLinearAttnProcessor2_0), per batch item b and head h:
 ///   q~ = relu(q), k~ = relu(k) (fp32);  S = sum_n v_n k~_n^T (d x d, fp32);  z = sum_n k~_n (fp32);
 ///   out_i = (S q~_i) / (z . q~_i + eps).
-/// q, k, v, out are (batch, n, heads*d) with channel = h*d + j; each has its own token (row) stride
-/// and batch stride and unit channel stride, so q/k/v may be slices of one fused projection.
+/// q, k, v, out are (batch, n, heads*d) with channel = h*d + j, each with its own token (row) and batch
+/// strides, so q/k/v may be slices of one fused projection.
 /// The linear attention's feature map φ, applied to q and k (in fp32) before the kernel trick:
 /// out_n = Σ_m (φ(q_n)·φ(k_m)) v_m / (φ(q_n)·Σ_m φ(k_m) + eps).
 enum class FeatureMap {
@@ -58,24 +50,18 @@ enum class FeatureMap {
 struct LinearAttentionDesc {
   DType dtype = DType::F32;
   std::int64_t batch = 0, n = 0, heads = 0, head_dim = 0;
-  const void* q = nullptr;
-  const void* k = nullptr;
-  const void* v = nullptr;
-  void* out = nullptr;
-  std::int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0, out_row_stride = 0;
-  std::int64_t q_batch_stride = 0, k_batch_stride = 0, v_batch_stride = 0, out_batch_stride = 0;
+  StridedRows q, k, v, out;
   float eps = 1e-15f;
   FeatureMap feature_map = FeatureMap::relu;
 };
 
 /// In place over contiguous x (batch, rows, l): x = softmax_l(scale * x + bias[b]) with fp32 math.
-/// bias (batch, l) has x's dtype, row stride `bias_batch_stride` (0 broadcasts one row); may be null.
+/// bias has x's dtype, row bias.row(b, 0) for batch item b (batch_stride 0 broadcasts one row); may be null.
 struct SoftmaxDesc {
   DType dtype = DType::F32;
   std::int64_t batch = 0, rows = 0, l = 0;
   void* x = nullptr;
-  const void* bias = nullptr;
-  std::int64_t bias_batch_stride = 0;
+  StridedRows bias;
   float scale = 1.0f;
 };
 
@@ -94,16 +80,13 @@ struct DepthwiseGluDesc {
   void* y = nullptr;
 };
 
-/// x (batch, rows, c) contiguous: x += gate[b] * y, gate a c-vector per batch item with batch stride
-/// `gate_stride` (null: plain residual add). y (batch, rows, c) has row stride `y_row_stride`.
+/// x (batch, rows, c) contiguous: x += gate[b] * y, gate the c-vector gate.row(b, 0) (null: plain residual
+/// add); y (batch, rows, c) any batch and row strides.
 struct GatedResidualDesc {
   DType dtype = DType::F32;
   std::int64_t batch = 0, rows = 0, c = 0;
   void* x = nullptr;
-  const void* y = nullptr;
-  std::int64_t y_row_stride = 0;
-  const void* gate = nullptr;
-  std::int64_t gate_stride = 0;
+  StridedRows y, gate;
 };
 
 } // namespace SANA_ABI_NAMESPACE

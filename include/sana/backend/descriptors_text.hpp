@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "sana/backend/descriptors.hpp"
 #include "sana/core/config.hpp"
 #include "sana/core/dtype.hpp"
 
@@ -25,16 +26,13 @@ struct EmbeddingLookupDesc {
 };
 
 /// Gemma RMSNorm of each of `rows` rows of length `cols`, in fp32 with one rounding at the end:
-/// y = x · rsqrt(mean(x²) + eps) · (1 + w). Rows of x and y have strides ldx / ldy; w (cols) is contiguous.
+/// y = x · rsqrt(mean(x²) + eps) · (1 + w). Row r is x.row(0, r) / y.row(0, r); w (cols) is contiguous.
 /// y may equal x.
 struct GemmaRmsNormDesc {
   DType dtype = DType::F32;
   std::int64_t rows = 0, cols = 0;
-  const void* x = nullptr;
-  std::int64_t ldx = 0;
+  StridedRows x, y;
   const void* weight = nullptr;
-  void* y = nullptr;
-  std::int64_t ldy = 0;
   float eps = 1e-6f;
 };
 

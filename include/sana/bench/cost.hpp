@@ -28,10 +28,14 @@ struct OpCost {
 inline OpCost linear_cost(double m, double n, double k, double elem) {
   return {2 * m * n * k, elem * (m * k + k * n + m * n)};
 }
+/// ReLU linear attention over batch·heads slices of n tokens at head width d (the DiT's ops::linear_attention
+/// and the DC-AE's ops::multiscale_attention core).
+inline OpCost linear_attention_cost(double batch_heads, double n, double d, double elem) {
+  return {batch_heads * 2 * 2 * n * d * (d + 1), elem * batch_heads * 4 * n * d};
+}
 /// ops::linear_attention over the DiT's self-attention: the d×d state and key sum, then applying it.
 inline OpCost linear_attention_cost(const DitOpShapes& s, double elem) {
-  const double bh = double(s.batch) * s.heads, n = double(s.tokens), d = double(s.head_dim);
-  return {bh * 2 * 2 * n * d * (d + 1), elem * 4 * double(s.batch) * n * s.channels};
+  return linear_attention_cost(double(s.batch) * s.heads, double(s.tokens), double(s.head_dim), elem);
 }
 /// ops::cross_attention: QK^T, softmax, PV over the text tokens.
 inline OpCost cross_attention_cost(const DitOpShapes& s, double elem) {
@@ -55,6 +59,52 @@ inline OpCost conv2d_cost(const ConvShape& c, double elem) {
           elem * (p * c.c_in + p * c.c_out + double(c.c_out) * (double(c.c_in) / c.groups) * c.k * c.k)};
 }
 
+/// ops::matmul: `batch` products (m, k) x (k, n).
+inline OpCost matmul_cost(double batch, double m, double n, double k, double elem) {
+  OpCost c = linear_cost(m, n, k, elem);
+  return {batch * c.flops, batch * c.bytes};
+}
+/// An elementwise op over `elements` outputs reading `inputs` operands of the same size (ops::activation,
+/// lincomb, copy, clamp; ops::glu_silu with inputs = 2; ops::average_channels with flops and inputs = the
+/// averaging factor): `flops_per_element` per output.
+inline OpCost elementwise_cost(double elements, double flops_per_element, double inputs, double elem) {
+  return {elements * flops_per_element, elem * elements * (inputs + 1)};
+}
+/// ops::layer_norm over (rows, channels), with elementwise affine (mean, variance, normalise, scale, shift).
+inline OpCost layer_norm_cost(double rows, double channels, double elem) {
+  return {rows * channels * 7, elem * (2 * rows * channels + 2 * channels)};
+}
+/// ops::rms_norm, ops::gemma_rms_norm and ops::channel_rms_norm over (rows, channels): sum of squares,
+/// normalise, weight.
+inline OpCost rms_norm_cost(double rows, double channels, double elem) {
+  return {rows * channels * 4, elem * (2 * rows * channels + channels)};
+}
+/// ops::batch_norm_eval over (pixels, channels): one multiply-add per element with folded statistics.
+inline OpCost batch_norm_eval_cost(double pixels, double channels, double elem) {
+  return {pixels * channels * 2, elem * (2 * pixels * channels + 4 * channels)};
+}
+/// ops::gated_residual: x += gate · y over (rows, channels), one gate row per batch.
+inline OpCost gated_residual_cost(double batch, double rows, double channels, double elem) {
+  return {rows * channels * 2, elem * (3 * rows * channels + batch * channels)};
+}
+/// ops::softmax and ops::attention_softmax over (rows, cols), scaled, with an optional additive bias row
+/// per batch: max, subtract, exp, sum, divide (exp counted as one).
+inline OpCost softmax_cost(double rows, double cols, double bias_rows, double elem) {
+  return {rows * cols * 6, elem * (2 * rows * cols + bias_rows * cols)};
+}
+/// ops::rotary_embedding over x (B, H, T, d) in place: x·cos + rotate(x)·sin from a computed table.
+inline OpCost rotary_embedding_cost(double batch_heads, double tokens, double head_dim, double elem) {
+  const double n = batch_heads * tokens * head_dim;
+  return {n * 3, elem * 2 * n};
+}
+/// ops::embedding_lookup: gather `tokens` rows of `hidden` (plus the Gemma scale, one multiply each).
+inline OpCost embedding_lookup_cost(double tokens, double hidden, double elem) {
+  return {tokens * hidden, elem * 2 * tokens * hidden + 8 * tokens};
+}
+/// Data movement only: ops::pixel_shuffle / pixel_unshuffle / repeat_channels /
+/// upsample_nearest2x reading `in` and writing `out` elements.
+inline OpCost reshuffle_cost(double in, double out, double elem) { return {0, elem * (in + out)}; }
+
 /// Multiply-adds of one transformer forward at batch 1 over n latent tokens and l text tokens (every GEMM,
 /// the attention cores and the depthwise conv).
 inline double dit_forward_macs(const dit::TransformerConfig& c, double n, double l) {
@@ -72,6 +122,12 @@ inline double gemma2_layer_flops(const text::Gemma2Config& c, double t) {
   const double q = double(c.num_attention_heads * c.head_dim), kv = double(c.num_key_value_heads * c.head_dim);
   const double proj = 2.0 * t * c.hidden_size * (2 * q + 2 * kv) + 2.0 * t * 3 * c.hidden_size * c.intermediate_size;
   return proj + 4.0 * t * t * q;
+}
+
+/// FLOPs of one Gemma-2 forward over t tokens: every layer plus the final norm (the embedding gather costs no
+/// FLOPs worth counting).
+inline double gemma2_forward_flops(const text::Gemma2Config& c, double t) {
+  return c.num_hidden_layers * gemma2_layer_flops(c, t) + rms_norm_cost(t, double(c.hidden_size), 0).flops;
 }
 
 } // namespace bench

@@ -8,6 +8,8 @@
 #include "sana/backend/descriptors.hpp"
 #include "sana/backend/reference/kernels.hpp"  // reference::run overloads for every op
 #include "sana/backend/traits.hpp"
+#include "sana/core/error.hpp"
+#include "sana/core/shape.hpp"
 
 namespace sana {
 inline namespace SANA_ABI_NAMESPACE {
@@ -53,6 +55,30 @@ bool as_matrix(const V& v, std::int64_t& m, std::int64_t& ld) {
     m *= v.size(d);
   }
   return m <= 1 || ld >= k;
+}
+
+/// The StridedRows of a (batch, rows, cols) view, or of a (batch, cols) view as one row per batch item
+/// (rows of a modulation table, a key bias), after checking that its last dimension is contiguous.
+template <class V>
+StridedRows strided_rows(const V& v, const char* op, const char* name) {
+  constexpr std::size_t R = V::rank;
+  static_assert(R == 2 || R == 3, "strided_rows takes (batch, cols) or (batch, rows, cols) views");
+  check(v.stride(R - 1) == 1 || v.size(R - 1) <= 1, op, name, " ", shape_string(v.shape()),
+        " needs contiguous channels (last dimension)");
+  StridedRows s;
+  s.data = const_cast<void*>(static_cast<const void*>(v.data()));
+  s.batch_stride = v.stride(0);
+  s.row_stride = R == 3 ? v.stride(1) : 0;
+  return s;
+}
+
+/// The StridedRows of any view whose leading dimensions collapse into `rows` evenly strided rows (batch 1).
+template <class V>
+StridedRows flat_rows(const V& v, std::int64_t& rows, const char* op, const char* name) {
+  StridedRows s;
+  check(as_matrix(v, rows, s.row_stride), op, name, " ", shape_string(v.shape()), " rows are not evenly strided");
+  s.data = const_cast<void*>(static_cast<const void*>(v.data()));
+  return s;
 }
 
 } // namespace ops::detail

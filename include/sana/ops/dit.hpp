@@ -18,11 +18,19 @@ inline namespace SANA_ABI_NAMESPACE {
 namespace ops {
 
 namespace detail {
-template <class V>
-void check_unit_channels(const V& v, const char* op, const char* name) {
-  constexpr std::size_t R = V::rank;
-  check(v.stride(R - 1) == 1 || v.size(R - 1) <= 1, op, name, " ", shape_string(v.shape()),
-        " needs contiguous channels (last dimension)");
+/// The descriptor of LayerNorm over the rows of x (B, N, C) into y, without modulation.
+template <class T, class X, class Y>
+ModulatedLayerNormDesc layer_norm_desc(const char* op, const X& x, const Y& y, float eps) {
+  check(x.shape() == y.shape(), op, "input ", shape_string(x.shape()), " and output ", shape_string(y.shape()), " differ");
+  ModulatedLayerNormDesc d;
+  d.dtype = dtype_of_v<T>;
+  d.batch = x.size(0);
+  d.rows = x.size(1);
+  d.c = x.size(2);
+  d.x = strided_rows(x, op, "input");
+  d.y = strided_rows(y, op, "output");
+  d.eps = eps;
+  return d;
 }
 } // namespace detail
 
@@ -36,30 +44,12 @@ void layer_norm_modulated(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, 
                           TensorView<T, 3, space_of<Ctx>> y, float eps) {
   static_assert(FloatElement<T>, "[layer_norm_modulated] element type must be float, f16 or bf16");
   const char* op = "layer_norm_modulated";
-  check(x.shape() == y.shape(), op, "input ", shape_string(x.shape()), " and output ", shape_string(y.shape()), " differ");
+  ModulatedLayerNormDesc d = detail::layer_norm_desc<T>(op, x, y, eps);
   const Shape<2> mod{x.size(0), x.size(2)};
   check(shift.shape() == mod && scale.shape() == mod, op, "shift ", shape_string(shift.shape()), " / scale ",
         shape_string(scale.shape()), " must be ", shape_string(mod));
-  check(shift.stride(0) == scale.stride(0), op, "shift and scale must share a batch stride");
-  detail::check_unit_channels(x, op, "input");
-  detail::check_unit_channels(y, op, "output");
-  detail::check_unit_channels(shift, op, "shift");
-  detail::check_unit_channels(scale, op, "scale");
-  ModulatedLayerNormDesc d;
-  d.dtype = dtype_of_v<T>;
-  d.batch = x.size(0);
-  d.rows = x.size(1);
-  d.c = x.size(2);
-  d.x = x.data();
-  d.x_batch_stride = x.stride(0);
-  d.x_row_stride = x.stride(1);
-  d.y = y.data();
-  d.y_batch_stride = y.stride(0);
-  d.y_row_stride = y.stride(1);
-  d.shift = shift.data();
-  d.scale = scale.data();
-  d.mod_stride = shift.stride(0);
-  d.eps = eps;
+  d.shift = detail::strided_rows(shift, op, "shift");
+  d.scale = detail::strided_rows(scale, op, "scale");
   if (x.numel() == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);
 }
@@ -69,22 +59,7 @@ template <class Ctx, class T>
 void layer_norm(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> x, TensorView<T, 3, space_of<Ctx>> y,
                 float eps) {
   static_assert(FloatElement<T>, "[layer_norm] element type must be float, f16 or bf16");
-  check(x.shape() == y.shape(), "layer_norm", "input ", shape_string(x.shape()), " and output ",
-        shape_string(y.shape()), " differ");
-  detail::check_unit_channels(x, "layer_norm", "input");
-  detail::check_unit_channels(y, "layer_norm", "output");
-  ModulatedLayerNormDesc d;
-  d.dtype = dtype_of_v<T>;
-  d.batch = x.size(0);
-  d.rows = x.size(1);
-  d.c = x.size(2);
-  d.x = x.data();
-  d.x_batch_stride = x.stride(0);
-  d.x_row_stride = x.stride(1);
-  d.y = y.data();
-  d.y_batch_stride = y.stride(0);
-  d.y_row_stride = y.stride(1);
-  d.eps = eps;
+  const ModulatedLayerNormDesc d = detail::layer_norm_desc<T>("layer_norm", x, y, eps);
   if (x.numel() == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);
 }
@@ -104,10 +79,8 @@ void rms_norm(Ctx& ctx, std::type_identity_t<TensorView<const T, R, space_of<Ctx
   d.dtype = dtype_of_v<T>;
   d.c = x.size(R - 1);
   std::int64_t rows_y = 0;
-  check(detail::as_matrix(x, d.rows, d.x_row_stride), op, "input ", shape_string(x.shape()), " rows are not evenly strided");
-  check(detail::as_matrix(y, rows_y, d.y_row_stride), op, "output ", shape_string(y.shape()), " rows are not evenly strided");
-  d.x = x.data();
-  d.y = y.data();
+  d.x = detail::flat_rows(x, d.rows, op, "input");
+  d.y = detail::flat_rows(y, rows_y, op, "output");
   d.weight = weight.data();
   d.eps = eps;
   if (x.numel() == 0) return;
@@ -129,28 +102,16 @@ void linear_attention(Ctx& ctx, std::type_identity_t<TensorView<const T, 3, spac
         shape_string(q.shape()), ", k ", shape_string(k.shape()), ", v ", shape_string(v.shape()), " and out ",
         shape_string(out.shape()), " must have one shape");
   check(heads > 0 && q.size(2) % heads == 0, op, q.size(2), " channels do not split into ", heads, " heads");
-  detail::check_unit_channels(q, op, "q");
-  detail::check_unit_channels(k, op, "k");
-  detail::check_unit_channels(v, op, "v");
-  detail::check_unit_channels(out, op, "out");
   LinearAttentionDesc d;
   d.dtype = dtype_of_v<T>;
   d.batch = q.size(0);
   d.n = q.size(1);
   d.heads = heads;
   d.head_dim = q.size(2) / heads;
-  d.q = q.data();
-  d.k = k.data();
-  d.v = v.data();
-  d.out = out.data();
-  d.q_row_stride = q.stride(1);
-  d.k_row_stride = k.stride(1);
-  d.v_row_stride = v.stride(1);
-  d.out_row_stride = out.stride(1);
-  d.q_batch_stride = q.stride(0);
-  d.k_batch_stride = k.stride(0);
-  d.v_batch_stride = v.stride(0);
-  d.out_batch_stride = out.stride(0);
+  d.q = detail::strided_rows(q, op, "q");
+  d.k = detail::strided_rows(k, op, "k");
+  d.v = detail::strided_rows(v, op, "v");
+  d.out = detail::strided_rows(out, op, "out");
   d.eps = eps;
   d.feature_map = feature_map;
   if (q.numel() == 0) return;
@@ -174,9 +135,8 @@ void softmax(Ctx& ctx, TensorView<T, 3, space_of<Ctx>> x,
   if (bias) {
     check(bias->size(1) == d.l && (bias->size(0) == d.batch || bias->size(0) == 1), "softmax", "bias ",
           shape_string(bias->shape()), " does not broadcast to ", shape_string(x.shape()));
-    detail::check_unit_channels(*bias, "softmax", "bias");
-    d.bias = bias->data();
-    d.bias_batch_stride = bias->size(0) == 1 ? 0 : bias->stride(0);
+    d.bias = detail::strided_rows(*bias, "softmax", "bias");
+    if (bias->size(0) == 1) d.bias.batch_stride = 0;
   }
   if (x.numel() == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);
@@ -265,7 +225,7 @@ void depthwise_glu(Ctx& ctx, std::type_identity_t<TensorView<const T, 4, space_o
 }
 
 /// x (B, N, C) += gate[b] (C) * y (B, N, C); gate (B, C) with contiguous rows, or none (x += y).
-/// x contiguous; y may have strided tokens.
+/// x contiguous; y may have strided tokens and batches.
 template <class Ctx, class T>
 void gated_residual(Ctx& ctx, TensorView<T, 3, space_of<Ctx>> x, std::type_identity_t<TensorView<const T, 3, space_of<Ctx>>> y,
                     std::optional<std::type_identity_t<TensorView<const T, 2, space_of<Ctx>>>> gate) {
@@ -273,23 +233,17 @@ void gated_residual(Ctx& ctx, TensorView<T, 3, space_of<Ctx>> x, std::type_ident
   const char* op = "gated_residual";
   check(x.shape() == y.shape(), op, "x ", shape_string(x.shape()), " and y ", shape_string(y.shape()), " differ");
   check(x.is_contiguous(), op, "x must be contiguous");
-  detail::check_unit_channels(y, op, "y");
-  const std::int64_t y_rows = y.size(1) > 1 ? y.stride(1) : (y.size(0) > 1 ? y.stride(0) : x.size(2));
-  check(y.size(0) <= 1 || y.stride(0) == y.size(1) * y_rows, op, "y's batches must follow each other");
   GatedResidualDesc d;
   d.dtype = dtype_of_v<T>;
   d.batch = x.size(0);
   d.rows = x.size(1);
   d.c = x.size(2);
   d.x = x.data();
-  d.y = y.data();
-  d.y_row_stride = y_rows;
+  d.y = detail::strided_rows(y, op, "y");
   if (gate) {
     check(gate->shape() == Shape<2>{x.size(0), x.size(2)}, op, "gate ", shape_string(gate->shape()), " must be (",
           x.size(0), ", ", x.size(2), ")");
-    detail::check_unit_channels(*gate, op, "gate");
-    d.gate = gate->data();
-    d.gate_stride = gate->stride(0);
+    d.gate = detail::strided_rows(*gate, op, "gate");
   }
   if (x.numel() == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);

@@ -50,11 +50,9 @@ void gemma_rms_norm(Ctx& ctx, std::type_identity_t<TensorView<const T, R, space_
   d.dtype = dtype_of_v<T>;
   d.cols = x.size(R - 1);
   std::int64_t rows_out = 0;
-  check(detail::as_matrix(x, d.rows, d.ldx) && detail::as_matrix(out, rows_out, d.ldy), "gemma_rms_norm",
-        "rows of input ", shape_string(x.shape()), " or output are not evenly strided");
-  d.x = x.data();
+  d.x = detail::flat_rows(x, d.rows, "gemma_rms_norm", "input");
+  d.y = detail::flat_rows(out, rows_out, "gemma_rms_norm", "output");
   d.weight = weight.data();
-  d.y = out.data();
   d.eps = eps;
   if (d.rows == 0 || d.cols == 0) return;
   detail::run<backend_of<Ctx>>(ctx, d);

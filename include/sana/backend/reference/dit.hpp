@@ -41,24 +41,22 @@ void load_row(const T* src, float* dst, std::int64_t n) {
 inline void run(const ModulatedLayerNormDesc& d) {
   dispatch_float(d.dtype, "layer_norm_modulated", [&](auto tag) {
     using T = decltype(tag);
-    const T* x = static_cast<const T*>(d.x);
-    T* y = static_cast<T*>(d.y);
     float* row = detail::scratch(static_cast<std::size_t>(d.c), 0);
     float* mul = detail::scratch(static_cast<std::size_t>(d.c), 1);
     float* add = detail::scratch(static_cast<std::size_t>(d.c), 2);
-    const bool modulated = d.scale != nullptr;
+    const bool modulated = static_cast<bool>(d.scale);
     for (std::int64_t b = 0; b < d.batch; ++b) {
       if (modulated) {
-        const T* sc = static_cast<const T*>(d.scale) + b * d.mod_stride;
-        const T* sh = static_cast<const T*>(d.shift) + b * d.mod_stride;
+        const T* sc = d.scale.row<const T>(b, 0);
+        const T* sh = d.shift.row<const T>(b, 0);
         for (std::int64_t j = 0; j < d.c; ++j) {
           mul[j] = 1.0f + to_float(sc[j]);
           add[j] = to_float(sh[j]);
         }
       }
       for (std::int64_t r = 0; r < d.rows; ++r) {
-        const T* xr = x + b * d.x_batch_stride + r * d.x_row_stride;
-        T* yr = y + b * d.y_batch_stride + r * d.y_row_stride;
+        const T* xr = d.x.row<const T>(b, r);
+        T* yr = d.y.row<T>(b, r);
         detail::load_row(xr, row, d.c);
         float sum = 0.0f;
         for (std::int64_t j = 0; j < d.c; ++j) sum += row[j];
@@ -82,15 +80,13 @@ inline void run(const ModulatedLayerNormDesc& d) {
 inline void run(const RmsNormDesc& d) {
   dispatch_float(d.dtype, "rms_norm", [&](auto tag) {
     using T = decltype(tag);
-    const T* x = static_cast<const T*>(d.x);
     const T* w = static_cast<const T*>(d.weight);
-    T* y = static_cast<T*>(d.y);
     float* row = detail::scratch(static_cast<std::size_t>(d.c), 0);
     float* wf = detail::scratch(static_cast<std::size_t>(d.c), 1);
     for (std::int64_t j = 0; j < d.c; ++j) wf[j] = w ? to_float(w[j]) : 1.0f;
     for (std::int64_t r = 0; r < d.rows; ++r) {
-      const T* xr = x + r * d.x_row_stride;
-      T* yr = y + r * d.y_row_stride;
+      const T* xr = d.x.row<const T>(0, r);
+      T* yr = d.y.row<T>(0, r);
       detail::load_row(xr, row, d.c);
       float sq = 0.0f;
       for (std::int64_t j = 0; j < d.c; ++j) sq += row[j] * row[j];
@@ -110,15 +106,11 @@ inline void run(const LinearAttentionDesc& d) {
     float* vt = kt + C;
     float* num = detail::scratch(static_cast<std::size_t>(D), 2);
     for (std::int64_t b = 0; b < d.batch; ++b) {
-      const T* q = static_cast<const T*>(d.q) + b * d.q_batch_stride;
-      const T* k = static_cast<const T*>(d.k) + b * d.k_batch_stride;
-      const T* v = static_cast<const T*>(d.v) + b * d.v_batch_stride;
-      T* out = static_cast<T*>(d.out) + b * d.out_batch_stride;
       std::fill(state, state + H * D * D + H * D, 0.0f);
       float* zsum = state + H * D * D;
       for (std::int64_t n = 0; n < d.n; ++n) {
-        const T* kr = k + n * d.k_row_stride;
-        const T* vr = v + n * d.v_row_stride;
+        const T* kr = d.k.row<const T>(b, n);
+        const T* vr = d.v.row<const T>(b, n);
         for (std::int64_t c = 0; c < C; ++c) {
           kt[c] = detail::feature(to_float(kr[c]), d.feature_map);
           vt[c] = to_float(vr[c]);
@@ -137,8 +129,8 @@ inline void run(const LinearAttentionDesc& d) {
         }
       }
       for (std::int64_t n = 0; n < d.n; ++n) {
-        const T* qr = q + n * d.q_row_stride;
-        T* orow = out + n * d.out_row_stride;
+        const T* qr = d.q.row<const T>(b, n);
+        T* orow = d.out.row<T>(b, n);
         for (std::int64_t c = 0; c < C; ++c) kt[c] = detail::feature(to_float(qr[c]), d.feature_map);  // q~ (reuses kt)
         for (std::int64_t h = 0; h < H; ++h) {
           const float* S = state + h * D * D;
@@ -166,7 +158,7 @@ inline void run(const SoftmaxDesc& d) {
     float* row = detail::scratch(static_cast<std::size_t>(d.l), 0);
     float* bias = detail::scratch(static_cast<std::size_t>(d.l), 1);
     for (std::int64_t b = 0; b < d.batch; ++b) {
-      const T* bb = d.bias ? static_cast<const T*>(d.bias) + b * d.bias_batch_stride : nullptr;
+      const T* bb = d.bias ? d.bias.row<const T>(b, 0) : nullptr;
       for (std::int64_t j = 0; j < d.l; ++j) bias[j] = bb ? to_float(bb[j]) : 0.0f;
       for (std::int64_t r = 0; r < d.rows; ++r) {
         T* x = static_cast<T*>(d.x) + (b * d.rows + r) * d.l;
@@ -241,11 +233,11 @@ inline void run(const GatedResidualDesc& d) {
     using T = decltype(tag);
     float* g = detail::scratch(static_cast<std::size_t>(d.c), 0);
     for (std::int64_t b = 0; b < d.batch; ++b) {
-      const T* gate = d.gate ? static_cast<const T*>(d.gate) + b * d.gate_stride : nullptr;
+      const T* gate = d.gate ? d.gate.row<const T>(b, 0) : nullptr;
       for (std::int64_t c = 0; c < d.c; ++c) g[c] = gate ? to_float(gate[c]) : 1.0f;
       for (std::int64_t r = 0; r < d.rows; ++r) {
         T* x = static_cast<T*>(d.x) + (b * d.rows + r) * d.c;
-        const T* y = static_cast<const T*>(d.y) + (b * d.rows + r) * d.y_row_stride;
+        const T* y = d.y.row<const T>(b, r);
         for (std::int64_t c = 0; c < d.c; ++c) x[c] = convert<T>(to_float(x[c]) + g[c] * to_float(y[c]));
       }
     }

@@ -63,8 +63,8 @@ inline void run(const GemmaRmsNormDesc& d) {
     for (std::int64_t c = 0; c < d.cols; ++c) scale[c] = 1.0f + to_float(w[c]);
     std::vector<float> row(static_cast<std::size_t>(d.cols));
     for (std::int64_t r = 0; r < d.rows; ++r) {
-      const T* x = static_cast<const T*>(d.x) + r * d.ldx;
-      T* y = static_cast<T*>(d.y) + r * d.ldy;
+      const T* x = d.x.row<const T>(0, r);
+      T* y = d.y.row<T>(0, r);
       float ss = 0.0f;
       for (std::int64_t c = 0; c < d.cols; ++c) {
         row[c] = to_float(x[c]);
