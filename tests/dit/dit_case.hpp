@@ -9,6 +9,16 @@
 
 namespace sana::test {
 
+/// Every compiled backend in fp32 and bf16: the whole-model tests' matrix.
+using ModelMatrix = std::tuple<
+#ifdef SANA_WITH_ONEDNN
+    Combo<onednn_backend, float>, Combo<onednn_backend, bf16>,
+#endif
+#ifdef SANA_WITH_CUDA
+    Combo<cuda_backend, float>, Combo<cuda_backend, bf16>,
+#endif
+    Combo<reference_backend, float>, Combo<reference_backend, bf16>>;
+
 inline std::string dit_data(const std::string& rel) { return std::string(SANA_TEST_DATA_DIR) + "/dit/" + rel; }
 
 /// Block indices from the case's "pag_blocks" metadata ("1,3").

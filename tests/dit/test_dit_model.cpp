@@ -28,15 +28,6 @@ double rel_l2(const Tensor<float, 4, reference_backend>& got, const Tensor<float
 
 } // namespace
 
-using ModelMatrix = std::tuple<
-#ifdef SANA_WITH_ONEDNN
-    Combo<onednn_backend, float>, Combo<onednn_backend, bf16>,
-#endif
-#ifdef SANA_WITH_CUDA
-    Combo<cuda_backend, float>, Combo<cuda_backend, bf16>,
-#endif
-    Combo<reference_backend, float>, Combo<reference_backend, bf16>>;
-
 TEMPLATE_LIST_TEST_CASE("SanaTransformer matches diffusers on every fixture", "[dit][model]", ModelMatrix) {
   using B = typename TestType::backend;
   using T = typename TestType::type;
