@@ -3,7 +3,8 @@
 tiny transformer tests/data/dit/small/transformer.
 
 Regenerate (CPU, deterministic, a few seconds; needs peft in the reference venv):
-    nice -n 10 /work/venv-ref/bin/python tools/reference/lora_fixtures.py --out tests/data/lora
+    PYTHONHASHSEED=0 nice -n 10 /work/venv-ref/bin/python tools/reference/lora_fixtures.py --out tests/data/lora
+(PEFT keeps target_modules as a set: without a fixed hash seed the metadata lists them in another order.)
 
 Files:
   meta.safetensors    SanaPipeline.save_lora_weights with transformer_lora_adapter_metadata (r=4, lora_alpha=8:
@@ -13,6 +14,7 @@ Files:
                       alpha = rank per module: scale 1) and lora_B biases (lora_bias=True) on the layers with a bias
   kohya.safetensors   kohya-ss names (lora_unet_<module with _>.lora_down/lora_up/alpha), alpha 3 at rank 4
   peft/adapter_model.safetensors + adapter_config.json   PEFT's save_pretrained (base_model.model. keys)
+  tiny_sana.safetensors  a rank-2 LoRA on q/k/v for tests/data/pipeline/tiny_sana (the CLI tests)
   case.safetensors    inputs hidden_states, encoder_hidden_states, timestep and outputs (f32, diffusers fp32):
                       out_base, out_meta (meta at 1.0), out_mix (meta 0.7 + plain -0.5), out_kohya (kohya 1.0),
                       out_peft (peft 1.0); unfused PEFT layers (set_adapters), which equals merging to ~1e-6
@@ -103,6 +105,12 @@ def main():
     peft_model = get_peft_model(copy.deepcopy(base), peft_cfg)
     randomise_lora(peft_model, 13)
     peft_model.save_pretrained(peft_dir)
+
+    # A LoRA for the CLI tests' pipeline folder (tests/data/pipeline/tiny_sana).
+    tiny = SanaTransformer2DModel.from_pretrained(os.path.join(os.path.dirname(a.base), "../../pipeline/tiny_sana/transformer"))
+    tiny_cfg = LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"], init_lora_weights=False)
+    SanaPipeline.save_lora_weights(a.out, transformer_lora_layers=get_peft_model_state_dict(with_lora(tiny, tiny_cfg, 14)),
+                                   weight_name="tiny_sana.safetensors", transformer_lora_adapter_metadata=tiny_cfg.to_dict())
 
     g = torch.Generator().manual_seed(5)
     cfg = base.config

@@ -39,6 +39,8 @@ constexpr const char* kHelp = R"(usage: sana generate -p PROMPT [flags]
       --steps N              sampler steps (default 20; 2 for Sana-Sprint models)
       --cfg-scale W          classifier-free guidance scale (default 4.5; <= 1 turns CFG off);
                              for Sana-Sprint models the guidance the model embeds
+      --lora FILE[:SCALE]    merge a LoRA into the transformer at SCALE (default 1; repeatable: several
+                             LoRAs add up); diffusers/PEFT or kohya-ss safetensors (sana info --lora FILE)
       --pag-scale S          perturbed-attention guidance scale (default 0: off)
       --pag-blocks I,J       transformer blocks PAG perturbs (default: the middle block)
       --pag-variant V        diffusers (default: SanaPAGPipeline, no qk-norm in PAG blocks and no
@@ -71,6 +73,7 @@ struct Args {
   int steps = 0, batch = 1;  // steps 0: the model's default
   double cfg = 4.5, pag = 0.0, shift = 0.0;
   std::vector<std::int64_t> pag_blocks;
+  std::vector<std::pair<std::string, double>> loras;  // --lora FILE[:SCALE]
   sana::dit::PagVariant pag_variant = sana::dit::PagVariant::diffusers;
   std::int64_t width = 0, height = 0;
   std::uint64_t seed = 0;
@@ -93,6 +96,18 @@ std::string default_model() {
   return SANA_DEFAULT_MODEL;
 }
 
+/// FILE[:SCALE]: the text after the last ':' is the scale when it is a number (paths may hold ':' too).
+std::pair<std::string, double> parse_lora_flag(const std::string& v) {
+  const std::size_t colon = v.rfind(':');
+  if (colon != std::string::npos && colon + 1 < v.size()) {
+    const std::string tail = v.substr(colon + 1);
+    const bool numeric = tail.find_first_not_of("+-.0123456789eE") == std::string::npos;
+    if (numeric) return {v.substr(0, colon), parse_number_in<double>("--lora scale", tail, -kMaxScale, kMaxScale)};
+  }
+  if (v.empty()) throw UsageError{"--lora needs a file: --lora FILE[:SCALE]"};
+  return {v, 1.0};
+}
+
 Args parse(std::span<const std::string_view> args) {
   Args a;
   for (FlagCursor flags(args); !flags.done();) {
@@ -112,6 +127,7 @@ Args parse(std::span<const std::string_view> args) {
       a.steps = parse_number_in<int>(f, value(), 1, sana::pipeline::max_steps);
     }
     else if (f == "--cfg-scale") a.cfg = parse_number_in<double>(f, value(), -kMaxScale, kMaxScale);
+    else if (f == "--lora") a.loras.push_back(parse_lora_flag(value()));
     else if (f == "--pag-scale") a.pag = parse_number_in<double>(f, value(), 0.0, kMaxScale);
     else if (f == "--pag-blocks") {
       const std::string v = value();
@@ -294,6 +310,13 @@ void attach_noise(sana::pipeline::GenerateRequest& rq, const StartingNoise& star
   rq.step_noise = job_noise;
 }
 
+/// "file:scale,file:scale" ("-" without LoRAs), for the PNG's text chunk.
+std::string lora_text(const Args& a) {
+  std::string s;
+  for (const auto& [file, scale] : a.loras) s += (s.empty() ? "" : ",") + file + ":" + fmt(scale);
+  return s.empty() ? "-" : s;
+}
+
 std::vector<std::pair<std::string, std::string>> png_text(const Args& a, const sana::pipeline::PromptJob& j,
                                                           const sana::pipeline::GenerateRequest& rq,
                                                           const sana::pipeline::GenerateResult& r, std::int64_t k,
@@ -310,6 +333,7 @@ std::vector<std::pair<std::string, std::string>> png_text(const Args& a, const s
           {"initial_latents", a.latents.empty() ? std::string("seeded") : a.latents},
           {"size", std::to_string(r.width) + "x" + std::to_string(r.height)},
           {"model", a.model},
+          {"loras", lora_text(a)},
           {"backend", std::string(backend)},
           {"dtype", a.dtype},
           {"Software", "sana-cpp"}};
@@ -339,8 +363,13 @@ int run(const Args& a) {
   StartingNoise start;
   if (!a.latents.empty()) start = read_latents(a.latents, a.batch, static_cast<std::int64_t>(paths.size()));
 
+  std::vector<dit::LoraAdapter> loras;  // read (and checked) before the model loads
+  for (const auto& [file, scale] : a.loras)
+    loras.push_back({std::make_shared<const dit::LoraFile>(dit::read_lora_file(file)), static_cast<float>(scale)});
+
   context_t<B> ctx;
   auto pipe = pipeline::SanaPipeline<B, T, TText, TVae>::load(ctx, a.model);
+  pipe.set_loras(ctx, loras);
   std::vector<pipeline::GenerateRequest> requests;
   for (std::size_t ji = 0; ji < jobs.size(); ++ji) {
     requests.push_back(job_request(a, jobs[ji], ji * static_cast<std::size_t>(a.batch), pipe));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "sana/dit/lora_file.hpp"
 #include "sana/io/json_file.hpp"
 #include "sana/io/safetensors.hpp"
 #include "sana/io/weights_check.hpp"
@@ -44,6 +45,17 @@ bool weights_summary(const fs::path& dir, bool check) {
   return true;
 }
 
+/// `sana info --lora FILE`: the format, where alpha came from, and every module the LoRA changes.
+int lora_info(const std::string& path) {
+  const sana::dit::LoraFile f = sana::dit::read_lora_file(path);
+  std::printf("%s: %s LoRA, %zu module(s), alpha from %s\n", f.name.c_str(), f.format.c_str(), f.layers.size(),
+              f.alpha_source.c_str());
+  for (const auto& l : f.layers)
+    std::printf("    %s: rank %lld, alpha %g, scaling %g%s%s\n", l.module.c_str(), static_cast<long long>(l.rank), l.alpha,
+                l.scaling(), l.rslora ? " (rslora)" : "", l.up_bias.empty() ? "" : ", with bias");
+  return 0;
+}
+
 void print_keys(const sana::io::JsonConfig& j, std::initializer_list<const char*> keys) {
   for (const char* k : keys)
     if (j.contains(k)) std::printf("    %s: %s\n", k, j.json().at(k).dump().c_str());
@@ -53,15 +65,26 @@ void print_keys(const sana::io::JsonConfig& j, std::initializer_list<const char*
 int cmd_info(std::span<const std::string_view> args) {
   bool check = false;
   std::vector<std::string_view> pos;
-  for (auto a : args) {
-    if (a == "--check") check = true;
-    else pos.push_back(a);
+  std::string lora;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--check") check = true;
+    else if (args[i] == "--lora" && i + 1 < args.size()) lora = std::string(args[++i]);
+    else pos.push_back(args[i]);
   }
-  if (pos.size() != 1 || pos[0] == "-h" || pos[0] == "--help") {
+  if (!lora.empty() && pos.empty()) {
+    try {
+      return lora_info(lora);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sana info: %s\n", e.what());
+      return 1;
+    }
+  }
+  if (pos.size() != 1 || pos[0] == "-h" || pos[0] == "--help" || !lora.empty()) {
     std::fputs("usage: sana info [--check] DIR   (a diffusers Sana folder: components, configs, dtypes, parameter\n"
-               "       counts; --check also parses every config as generate does and scans the weights for NaN/Inf)\n",
-               pos.size() == 1 ? stdout : stderr);
-    return pos.size() == 1 ? 0 : 2;
+               "       counts; --check also parses every config as generate does and scans the weights for NaN/Inf)\n"
+               "       sana info --lora FILE    (a LoRA: its format, ranks and alphas, every module it changes)\n",
+               pos.size() == 1 && lora.empty() ? stdout : stderr);
+    return pos.size() == 1 && lora.empty() ? 0 : 2;
   }
   const fs::path dir{std::string(pos[0])};
   try {

@@ -58,6 +58,32 @@ if(NOT rc EQUAL 0 OR NOT out MATCHES "parameters: 17192")
   message(FATAL_ERROR "sana info failed (${rc}):\n${out}")
 endif()
 
+# LoRA: sana info lists it; generate merges it (a different image than without, the PNG names it); a LoRA made
+# for another model and a LoRA file that is not safetensors fail before any output.
+set(LORA ${DATA}/../lora)
+execute_process(COMMAND ${SANA} info --lora ${LORA}/tiny_sana.safetensors RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "diffusers LoRA, 12 module\\(s\\), alpha from lora_adapter_metadata" OR
+   NOT out MATCHES "transformer_blocks.1.attn2.to_v: rank 2, alpha 2, scaling 1")
+  message(FATAL_ERROR "sana info --lora failed (${rc}):\n${out}")
+endif()
+foreach(run plain lora)
+  set(extra "")
+  if(run STREQUAL "lora")
+    set(extra --lora ${LORA}/tiny_sana.safetensors:0.8)
+  endif()
+  execute_process(COMMAND ${SANA} generate -p "a cat" --model ${MODEL} --steps 2 ${extra} -o ${WORK}/${run}.png
+                  RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/${run}.png)
+    message(FATAL_ERROR "--lora run ${run} failed (${rc}): ${err}")
+  endif()
+endforeach()
+file(SHA256 ${WORK}/plain.png hp)
+file(SHA256 ${WORK}/lora.png hl)
+file(STRINGS ${WORK}/lora.png lora_text REGEX "tiny_sana.safetensors:0.8")
+if(hp STREQUAL hl OR NOT lora_text)
+  message(FATAL_ERROR "--lora must change the image and be named in the PNG's text")
+endif()
+
 # Broken copies of the folder.
 file(COPY ${MODEL}/ DESTINATION ${WORK}/no_vae)
 file(REMOVE_RECURSE ${WORK}/no_vae/vae)
@@ -89,6 +115,9 @@ set(cases
   "latents-file|1|model_index.json|${base}^--model^${MODEL}^--latents^${MODEL}/model_index.json^-o^${WORK}/out/k.png"
   "sprint-sampler|1|scm only|${base}^--model^${SPRINT}^--sampler^flow-euler^-o^${WORK}/out/l.png"
   "steps|2|--steps must be|${base}^--model^${MODEL}^--steps^0^-o^${WORK}/out/m.png"
+  "lora-other-model|1|meta.safetensors.*caption_projection.linear_1.*do not fit|${base}^--model^${MODEL}^--lora^${LORA}/meta.safetensors^-o^${WORK}/out/o.png"
+  "lora-not-safetensors|1|model_index.json.*not a readable safetensors LoRA|${base}^--model^${MODEL}^--lora^${MODEL}/model_index.json:0.5^-o^${WORK}/out/p.png"
+  "lora-scale|2|--lora scale|${base}^--model^${MODEL}^--lora^${LORA}/tiny_sana.safetensors:1e9^-o^${WORK}/out/q.png"
   "backend|any|[Cc][Uu][Dd][Aa]|${base}^--model^${MODEL}^--backend^cuda^-o^${WORK}/out/n.png")
 include(${CMAKE_CURRENT_LIST_DIR}/cli_cases.cmake)
 run_cli_cases(${cases})

@@ -38,6 +38,7 @@
 #include "sana/dcae/autoencoder.hpp"
 #include "sana/dcae/tiling.hpp"
 #include "sana/dit/loader.hpp"
+#include "sana/dit/lora.hpp"
 #include "sana/io/json_file.hpp"
 #include "sana/ops.hpp"
 #include "sana/pipeline/image.hpp"
@@ -185,6 +186,14 @@ public:
     p.text_ = std::move(text);
     return p;
   }
+
+  /// Merges LoRA adapters into the transformer (diffusers' load_lora_weights + set_adapters + fuse_lora): every
+  /// adapter's update summed in fp32, one cast, so nothing changes per step; replaces the adapters merged
+  /// before, and an empty list restores the original weights exactly. Throws before changing any weight when an
+  /// adapter does not fit the transformer (dit/lora.hpp).
+  void set_loras(Ctx& ctx, std::span<const dit::LoraAdapter> adapters) { loras_.merge(*transformer_, ctx, adapters); }
+  /// The adapters merged now.
+  const std::vector<dit::LoraAdapter>& loras() const { return loras_.adapters(); }
 
   const SchedulerSettings& scheduler() const { return scheduler_; }
   dit::SanaTransformer<B, T>& transformer() { return *transformer_; }
@@ -750,6 +759,7 @@ private:
 
   SchedulerSettings scheduler_;
   std::unique_ptr<dit::SanaTransformer<B, T>> transformer_;
+  dit::MergedLoras<B, T> loras_;  // the originals of the weights set_loras changed
   std::unique_ptr<dcae::AutoencoderDC<B, TVae>> vae_;
   std::unique_ptr<text::PromptEncoder<B, TText>> text_;
 };
