@@ -39,11 +39,12 @@ std::filesystem::path scratch(const std::string& name) {
 /// Writes a small LoRA for one module of the small fixture (C = 64): A (ra, in), B (out, rb).
 std::filesystem::path write_lora(const std::string& name, const std::string& a_key, std::vector<std::int64_t> a_shape,
                                  const std::string& b_key, std::vector<std::int64_t> b_shape, std::string metadata = {}) {
+  std::vector<std::vector<float>> values;  // the writer borrows the bytes until write()
   io::SafetensorsWriter w;
   auto add = [&](const std::string& key, const std::vector<std::int64_t>& shape) {
     std::int64_t n = 1;
     for (auto d : shape) n *= d;
-    std::vector<float> v(static_cast<std::size_t>(n), 0.01f);
+    const std::vector<float>& v = values.emplace_back(static_cast<std::size_t>(n), 0.01f);
     w.add_raw(key, io::StoredDType::F32, shape,
               std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(float)));
   };
